@@ -1,0 +1,69 @@
+"""kairos.engine: the deterministic KAIROS engine the reference server runs.
+
+Pure and I/O-free: scenarios go in as wire-form dicts (``$defs/Scenario``), steps come out as
+wire-form dicts (``$defs/TraceStep``). It imports nothing from the client, the server or the
+network stack. The physics, units, constants and determinism rules are written down in
+docs/engine.md.
+
+Entry points:
+
+* :func:`validate_scenario` / :func:`compile_scenario` - the AI-safety adapter;
+* :class:`Simulation`, :func:`run`, :func:`iter_steps` - one run, with checkpoints;
+* :class:`BatchSimulation`, :func:`run_batch`, :func:`iter_batch`, :func:`summarize_batch` -
+  many runs of one version in lock-step, bit-identical to lone runs;
+* :class:`SummaryAccumulator`, :func:`summarize`, :func:`phase_transitions`,
+  :func:`basin_losses`, :func:`ghost_branches` - summaries and records;
+* :func:`canonical_trace_bytes`, :func:`trace_sha256` - the canonical bytes behind golden hashes;
+* :func:`domain_info`, :func:`engine_versions` - the ``domain.list`` and ``engine.versions``
+  answers.
+"""
+
+from ._adapter import CompiledScenario, compile_scenario, validate_scenario
+from ._batch import BatchSimulation, iter_batch, run_batch, summarize_batch
+from ._canonical import canonical_json, canonical_step_bytes, canonical_trace_bytes, trace_sha256
+from ._constants import PARADOX_EPSILON, PARADOX_THRESHOLD
+from ._domain import domain_info
+from ._errors import CheckpointError, EngineError, EngineVersionError, Issue, ScenarioError
+from ._simulator import Simulation, iter_steps, run
+from ._summary import (
+    SummaryAccumulator,
+    basin_losses,
+    ghost_branches,
+    phase_transitions,
+    summarize,
+)
+from ._versions import DEFAULT_VERSION, active_versions, engine_versions, resolve_version
+
+__all__ = [
+    "DEFAULT_VERSION",
+    "PARADOX_EPSILON",
+    "PARADOX_THRESHOLD",
+    "BatchSimulation",
+    "CheckpointError",
+    "CompiledScenario",
+    "EngineError",
+    "EngineVersionError",
+    "Issue",
+    "ScenarioError",
+    "Simulation",
+    "SummaryAccumulator",
+    "active_versions",
+    "basin_losses",
+    "canonical_json",
+    "canonical_step_bytes",
+    "canonical_trace_bytes",
+    "compile_scenario",
+    "domain_info",
+    "engine_versions",
+    "ghost_branches",
+    "iter_batch",
+    "iter_steps",
+    "phase_transitions",
+    "resolve_version",
+    "run",
+    "run_batch",
+    "summarize",
+    "summarize_batch",
+    "trace_sha256",
+    "validate_scenario",
+]

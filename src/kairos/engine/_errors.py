@@ -1,0 +1,46 @@
+"""Exceptions the engine raises. Plain ``Exception`` subclasses: the engine imports nothing from
+the client or the server, which map these onto their own error types."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypedDict
+
+
+class Issue(TypedDict):
+    """One validation problem in wire form (``$defs/ValidationIssue``)."""
+
+    path: str
+    message: str
+
+
+class EngineError(Exception):
+    """Base class of the engine's exceptions."""
+
+
+class ScenarioError(EngineError, ValueError):
+    """A scenario failed validation; ``issues`` lists every problem with its wire path."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues: list[Issue] = list(issues)
+        lines = [f"{issue['path']}: {issue['message']}" for issue in self.issues]
+        count = len(self.issues)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid scenario ({count} {noun}):\n  " + "\n  ".join(lines))
+
+
+class EngineVersionError(EngineError, LookupError):
+    """A run named an engine version that is retired or unknown."""
+
+    def __init__(self, requested: str, active: Sequence[str], *, retired: bool) -> None:
+        self.requested = requested
+        self.active: list[str] = list(active)
+        self.retired = retired
+        status = "retired" if retired else "unknown"
+        super().__init__(
+            f"engine version {requested!r} is {status}; active versions: {', '.join(self.active)}"
+        )
+
+
+class CheckpointError(EngineError, ValueError):
+    """A checkpoint cannot be resumed: malformed, another format, or another scenario."""

@@ -1,0 +1,131 @@
+"""Single runs: the :class:`Simulation` object, checkpoints and convenience runners."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ._adapter import CompiledScenario, compile_scenario
+from ._canonical import canonical_json
+from ._dynamics import BODY_FLOAT_COLUMNS, MODEL_FLOAT_COLUMNS, EngineState, advance
+from ._errors import CheckpointError
+from ._phases import PHASE_CODES, PHASE_NAMES
+from ._prng import seed_key
+from ._versions import resolve_version
+
+CHECKPOINT_FORMAT = "kairos.engine.checkpoint"
+CHECKPOINT_FORMAT_VERSION = 1
+
+ScenarioLike = Mapping[str, Any] | CompiledScenario
+
+_FLOAT_COLUMNS = MODEL_FLOAT_COLUMNS + BODY_FLOAT_COLUMNS
+
+
+class Simulation:
+    """One scenario advancing tick by tick under one engine version.
+
+    Pure and I/O-free: :meth:`step` returns the next ``TraceStep`` wire dict. A run is fully
+    determined by (scenario, engine version); the scenario carries the seed. :meth:`checkpoint`
+    captures the state between two ticks as bytes and :meth:`from_checkpoint` resumes it, giving
+    exactly the steps an uninterrupted run would have given.
+    """
+
+    def __init__(self, scenario: ScenarioLike, engine_version: str | None = None) -> None:
+        self.scenario = compile_scenario(scenario)
+        self.params = resolve_version(engine_version)
+        self._key = seed_key(self.scenario.seed)
+        self._state = EngineState.initial(self.scenario)
+
+    @property
+    def engine_version(self) -> str:
+        return self.params.version
+
+    @property
+    def tick(self) -> int:
+        """The last tick computed (0 before the first step)."""
+        return self._state.tick
+
+    def step(self) -> dict[str, Any]:
+        """Compute the next tick and return its step."""
+        return advance(self._state, self.scenario, self.params.integrator, self._key)
+
+    def steps(self, until: int) -> Iterator[dict[str, Any]]:
+        """Yield the steps after the current tick up to and including tick ``until``."""
+        while self._state.tick < until:
+            yield self.step()
+
+    def checkpoint(self) -> bytes:
+        """The state after the current tick as canonical JSON bytes (floats round-trip
+        exactly through their shortest repr), with the engine version, the scenario
+        fingerprint and the checkpoint format version."""
+        st = self._state
+        body: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT,
+            "formatVersion": CHECKPOINT_FORMAT_VERSION,
+            "engineVersion": self.engine_version,
+            "scenarioFingerprint": self.scenario.fingerprint,
+            "tick": st.tick,
+            "phase": PHASE_NAMES[st.phase],
+            "lost": list(st.lost),
+        }
+        for name in _FLOAT_COLUMNS:
+            body[name] = list(getattr(st, name))
+        return canonical_json(body).encode("ascii")
+
+    @classmethod
+    def from_checkpoint(cls, scenario: ScenarioLike, data: bytes | str) -> Simulation:
+        """Resume from :meth:`checkpoint` bytes. The scenario must be the one checkpointed
+        (same fingerprint); the run continues under the checkpoint's engine version, which must
+        still be active (else :class:`EngineVersionError`)."""
+        try:
+            raw = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"checkpoint is not JSON: {exc}") from exc
+        if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError("not a kairos engine checkpoint")
+        if raw.get("formatVersion") != CHECKPOINT_FORMAT_VERSION:
+            raise CheckpointError(
+                f"checkpoint format version {raw.get('formatVersion')!r} is not supported "
+                f"(this engine reads {CHECKPOINT_FORMAT_VERSION})"
+            )
+        sim = cls(scenario, raw.get("engineVersion"))
+        if raw.get("scenarioFingerprint") != sim.scenario.fingerprint:
+            raise CheckpointError("checkpoint belongs to another scenario (fingerprint differs)")
+        n, nb = len(sim.scenario.models), len(sim.scenario.bodies)
+        try:
+            state = sim._state
+            tick = raw["tick"]
+            if not isinstance(tick, int) or isinstance(tick, bool) or tick < 0:
+                raise CheckpointError(f"bad tick {tick!r}")
+            state.tick = tick
+            state.phase = PHASE_CODES[raw["phase"]]
+            state.lost = [bool(v) for v in raw["lost"]]
+            for name in _FLOAT_COLUMNS:
+                values = [float(v) for v in raw[name]]
+                setattr(state, name, values)
+            sizes = {len(state.lost), *(len(getattr(state, c)) for c in MODEL_FLOAT_COLUMNS)}
+            body_sizes = {len(getattr(state, c)) for c in BODY_FLOAT_COLUMNS}
+            if sizes != {n} or not body_sizes <= {nb}:
+                raise CheckpointError("checkpoint columns do not match the scenario's entities")
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, CheckpointError):
+                raise
+            raise CheckpointError(f"malformed checkpoint: {exc!r}") from exc
+        return sim
+
+
+def iter_steps(
+    scenario: ScenarioLike, ticks: int, engine_version: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield the ``ticks`` steps of a run, t = 1..ticks, in constant memory."""
+    if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
+        raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
+    return Simulation(scenario, engine_version).steps(ticks)
+
+
+def run(
+    scenario: ScenarioLike, ticks: int, engine_version: str | None = None
+) -> list[dict[str, Any]]:
+    """All ``ticks`` steps of a run as a list (eager)."""
+    return list(iter_steps(scenario, ticks, engine_version))
