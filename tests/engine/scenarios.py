@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO / "schema" / "kairos.schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
@@ -86,3 +85,61 @@ def paradox_scenario(seed: int = 3) -> dict[str, Any]:
              "humanOversightFreq": 0},
         ],
     }
+
+
+def scenario_strategy() -> Any:
+    """Hypothesis strategy of valid wire scenarios: 1-4 models, 0-2 bodies, 0-8 events of any
+    type with valid targets and magnitudes (including extreme corners of every range)."""
+    from hypothesis import strategies as st
+
+    from kairos.engine._vocabulary import EVENT_TYPES
+
+    def number(lo: float, hi: float) -> Any:
+        return st.one_of(
+            st.sampled_from([lo, hi]),
+            st.floats(lo, hi, allow_nan=False, allow_infinity=False),
+            st.integers(int(lo), int(hi)),
+        )
+
+    model = st.fixed_dictionaries(
+        {"capabilityIndex": number(1, 1000), "alignmentScore": number(0, 100)},
+        optional={
+            "guardrailCoverage": number(0, 100),
+            "autonomyLevel": number(0, 10),
+            "humanOversightFreq": number(0, 100),
+        },
+    )
+    body = st.fixed_dictionaries(
+        {"guardrailStrength": number(0, 100), "responseLatency": number(0, 100)}
+    )
+
+    @st.composite
+    def build(draw: Any) -> dict[str, Any]:
+        models = [dict(m, name=f"m{i}") for i, m in enumerate(
+            draw(st.lists(model, min_size=1, max_size=4)))]
+        bodies = [dict(b, name=f"b{i}") for i, b in enumerate(
+            draw(st.lists(body, max_size=2)))]
+        events = []
+        for _ in range(draw(st.integers(0, 8))):
+            spec = draw(st.sampled_from(EVENT_TYPES))
+            names = [None]
+            if "model" in spec.targets:
+                names += [m["name"] for m in models]
+            if "oversight_body" in spec.targets:
+                names += [b["name"] for b in bodies]
+            event: dict[str, Any] = {"tick": draw(st.integers(1, 40)), "type": spec.type}
+            target = draw(st.sampled_from(names))
+            if target is not None:
+                event["target"] = target
+            if draw(st.booleans()):
+                event["magnitude"] = draw(number(spec.minimum, spec.maximum))
+            events.append(event)
+        return {
+            "name": "generated",
+            "seed": draw(st.integers(0, 2**53 - 1)),
+            "models": models,
+            "oversightBodies": bodies,
+            "events": events,
+        }
+
+    return build()

@@ -223,7 +223,7 @@ class BatchSimulation:
 
     def loss_counts(self) -> npt.NDArray[np.int64]:
         """Basin losses triggered in the last tick, per scenario."""
-        out: npt.NDArray[np.int64] = self._last["new_loss"].sum(axis=1)
+        out: npt.NDArray[np.int64] = np.count_nonzero(self._last["new_loss"], axis=1)
         return out
 
     def ghost_mask(self) -> Bool:
