@@ -94,7 +94,7 @@ KEY_BY_NUMBER: Mapping[int, ErrorKey] = MappingProxyType(
 """The key of each JSON-RPC number; -32603 maps back to INTERNAL_SERVER_ERROR, as in tRPC."""
 
 KEY_BY_HTTP_STATUS: Mapping[int, ErrorKey] = MappingProxyType(
-    {status: key for key, _, status in reversed(_ROWS)}
+    {status: key for key, _, status in _ROWS if key != "PARSE_ERROR"}
 )
 """The key for an HTTP status (400 maps to BAD_REQUEST), for bodies that carry no tRPC shape."""
 
