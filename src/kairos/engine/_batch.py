@@ -47,6 +47,7 @@ from ._physics import (
 from ._prng import (
     STREAM_NODE,
     STREAM_NOISE,
+    TICK_SHIFT,
     counter,
     draw_array,
     kick_of_array,
@@ -78,11 +79,13 @@ class BatchSimulation:
         def grid(cols: int, fill: float) -> F64:
             return np.full((nb_, cols), fill, dtype=np.float64)
 
-        # Padding values keep every masked lane finite (Lambda > 0, Gamma = 0, reserve 1).
+        # Padding keeps masked lanes finite and inert: a padded model is fully contained
+        # (Lambda exactly 0.0, adding nothing to the total pressure); a padded body has strength
+        # 0, so it multiplies the uncovered fraction by exactly 1.0.
         self.capability, self.alignment = grid(m_, 1.0), grid(m_, 0.0)
         self.deception, self.guardrail = grid(m_, 0.0), grid(m_, 0.0)
         self.autonomy, self.oversight = grid(m_, 0.0), grid(m_, 0.0)
-        self.containment, self.reserve = grid(m_, 0.0), grid(m_, 1.0)
+        self.containment, self.reserve = grid(m_, 1.0), grid(m_, 1.0)
         self.cumulative = grid(m_, 0.0)
         self.lost = np.zeros((nb_, m_), dtype=np.bool_)
         self.valid = np.zeros((nb_, m_), dtype=np.bool_)
@@ -99,7 +102,7 @@ class BatchSimulation:
             for i, m in enumerate(sc.models):
                 self.capability[b, i], self.alignment[b, i] = m.capability, m.alignment
                 self.guardrail[b, i], self.autonomy[b, i] = m.guardrail, m.autonomy
-                self.oversight[b, i] = m.oversight
+                self.oversight[b, i], self.containment[b, i] = m.oversight, 0.0
                 self.valid[b, i] = True
             total = 0.0
             for m in sc.models:
@@ -124,6 +127,13 @@ class BatchSimulation:
             )
             for b, sc in enumerate(self.scenarios)
         ]
+        # Counters of this tick's draws: node streams of all models, then noise streams.
+        self._lanes = np.array(
+            [counter(0, i, STREAM_NODE) for i in range(m_)]
+            + [counter(0, i, STREAM_NOISE) for i in range(m_)],
+            dtype=np.uint64,
+        )
+        self._nominal: tuple[F64, F64] | None = None
         self._full = np.ones_like(self.readiness)  # the readiness a body recovers towards
         self._last: dict[str, Any] = {}
 
@@ -139,10 +149,16 @@ class BatchSimulation:
         for b, event in events:
             apply_event(event, *self._rows[b])
 
-        lam = lambda_of(self.capability, self.autonomy, self.containment)
+        if events or self._nominal is None:  # parameters only change through events
+            self._nominal = (
+                lambda_of(self.capability, self.autonomy, self.containment),
+                intrinsic_gamma(self.alignment, self.deception, self.guardrail, self.oversight),
+            )
+        lam, g_int = self._nominal
+        bits = draw_array(self.keys[:, None], (self._lanes + np.uint64(t << TICK_SHIFT))[None, :])
         total = np.zeros(nb_)
         for i in range(m_):
-            total = total + np.where(self.valid[:, i], lam[:, i], 0.0)
+            total = total + lam[:, i]  # padded lanes add exactly 0.0
 
         tot = total[:, None]
         self.perceived = lag_update(self.perceived, tot, self.lag_gain)
@@ -153,17 +169,13 @@ class BatchSimulation:
         strengths = self.strength * self.readiness * ratio
         uncovered = np.ones(nb_)
         for j in range(self.strength.shape[1]):
-            uncovered = np.where(
-                self.body_valid[:, j], uncovered * (1.0 - strengths[:, j] / PERCENT), uncovered
-            )
+            uncovered = uncovered * (1.0 - strengths[:, j] / PERCENT)  # padded: times 1.0
         g_body = body_gamma(uncovered)[:, None]
-        g_int = intrinsic_gamma(self.alignment, self.deception, self.guardrail, self.oversight)
 
         ghost_rows: dict[int, tuple[float, Bool, Bool]] = {}
         if m_ >= 2:
             gam = gamma_of(self.reserve, g_int, g_body)
-            ctr = np.array([counter(t, i, STREAM_NODE) for i in range(m_)], dtype=np.uint64)
-            nodes = node_of_array(draw_array(self.keys[:, None], ctr[None, :]))
+            nodes = node_of_array(bits[:, :m_])
             score = pair_score(gam[:, :, None], gam[:, None, :], lam[:, :, None], lam[:, None, :])
             paradox = self._upper & (nodes[:, :, None] == nodes[:, None, :])
             paradox &= score < PARADOX_THRESHOLD
@@ -179,8 +191,7 @@ class BatchSimulation:
                 for b in np.flatnonzero(involved.any(axis=1)).tolist():
                     ghost_rows[b] = (float(worst[b]), involved[b], yields[b])
 
-        ctr = np.array([counter(t, i, STREAM_NOISE) for i in range(m_)], dtype=np.uint64)
-        noise = RESERVE_NOISE * kick_of_array(draw_array(self.keys[:, None], ctr[None, :]))
+        noise = RESERVE_NOISE * kick_of_array(bits[:, m_:])
         kick = np.where(self.lost, 0.0, noise)
         r = self.params.integrator.step(self.reserve, lam, g_int, g_body, kick)
         r = np.where(r > 1.0, 1.0, r)
@@ -191,22 +202,23 @@ class BatchSimulation:
         new_loss = self.valid & ~self.lost & (self.reserve < RESERVE_SEPARATRIX)
         self.lost = self.lost | new_loss
 
-        score = pair_score(gam[:, :, None], gam[:, None, :], lam[:, :, None], lam[:, None, :])
-        sig = normalized(score)
+        raw = pair_score(gam[:, :, None], gam[:, None, :], lam[:, :, None], lam[:, None, :])
+        score = np.where(self._pair_ok, raw, 0.0)  # pairs that do not count add exactly 0.0
+        sig = np.where(self._pair_ok, normalized(raw), 0.0)
         acc = np.zeros((nb_, m_))
         cumulative = self.cumulative
         for j in range(m_):
-            ok = self._pair_ok[:, :, j]
-            cumulative = cumulative + np.where(ok, score[:, :, j], 0.0)
-            acc = acc + np.where(ok, sig[:, :, j], 0.0)
+            cumulative = cumulative + score[:, :, j]
+            acc = acc + sig[:, :, j]
         self.cumulative = cumulative
         stability = acc / self.pair_count
+        counted = np.where(self.valid, stability, 0.0)
         total_stability = np.zeros(nb_)
         for i in range(m_):
-            total_stability = total_stability + np.where(self.valid[:, i], stability[:, i], 0.0)
+            total_stability = total_stability + counted[:, i]
         sigma = total_stability / self.n_models
 
-        any_lost: Bool = np.any(self.lost & self.valid, axis=1)
+        any_lost: Bool = np.any(self.lost, axis=1)  # padded lanes never lose
         self.phase = next_phase_array(self.phase, sigma, any_lost)
         self.tick = t
         self._last = {

@@ -18,7 +18,7 @@ Order of operations inside tick t (docs/engine.md, "A tick"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._adapter import CompiledScenario
@@ -74,6 +74,8 @@ class EngineState:
     strength: list[float]
     readiness: list[float]
     perceived: list[float]
+    nominal: tuple[list[float], list[float]] | None = field(default=None, compare=False)
+    """Cache of (Lambda, intrinsic Gamma) before decrees; recomputed after events, not stored."""
 
     @classmethod
     def initial(cls, scenario: CompiledScenario) -> EngineState:
@@ -124,9 +126,15 @@ def advance(
         for event in events:
             apply_event(event, mcols, bcols)
 
-    lam = [
-        lambda_of(state.capability[i], state.autonomy[i], state.containment[i]) for i in range(n)
-    ]
+    if events or state.nominal is None:  # parameters only change through events
+        state.nominal = (
+            [lambda_of(state.capability[i], state.autonomy[i], state.containment[i])
+             for i in range(n)],
+            [intrinsic_gamma(state.alignment[i], state.deception[i], state.guardrail[i],
+                             state.oversight[i])
+             for i in range(n)],
+        )
+    lam, g_int = list(state.nominal[0]), state.nominal[1]
     total = 0.0
     for value in lam:
         total = total + value
@@ -142,11 +150,6 @@ def advance(
         strengths.append(strength)
         uncovered = uncovered * (1.0 - strength / PERCENT)
     g_body = body_gamma(uncovered)
-    g_int = [
-        intrinsic_gamma(state.alignment[i], state.deception[i], state.guardrail[i],
-                        state.oversight[i])
-        for i in range(n)
-    ]
 
     ghost: dict[str, Any] | None = None
     if n >= 2:

@@ -44,22 +44,33 @@ def next_phase(prev: int, sigma: float, any_lost: bool) -> int:
     return cand
 
 
+# The verdict depends on sigma only through its band between the five thresholds; the vectorized
+# form looks it up in a table computed from the scalar rule itself, so the two cannot disagree.
+_BAND_SAMPLES = (0.0, VOLATILE_ENTER, VOLATILE_EXIT, STAGNANT_EXIT, 1.0)
+_TABLE = np.array(
+    [
+        [[next_phase(prev, sample, lost) for lost in (False, True)] for sample in _BAND_SAMPLES]
+        for prev in (RESONANT, VOLATILE, STAGNANT)
+    ],
+    dtype=np.int64,
+)
+
+
+def sigma_band(sigma: npt.NDArray[np.float64]) -> IntArray:
+    """0: sigma < VOLATILE_ENTER, 1: < VOLATILE_EXIT, 2: < STAGNANT_EXIT, 3: <= STAGNANT_ENTER,
+    4: above."""
+    band: IntArray = (
+        (sigma >= VOLATILE_ENTER).astype(np.int64)
+        + (sigma >= VOLATILE_EXIT)
+        + (sigma >= STAGNANT_EXIT)
+        + (sigma > STAGNANT_ENTER)
+    )
+    return band
+
+
 def next_phase_array(
     prev: IntArray, sigma: npt.NDArray[np.float64], any_lost: npt.NDArray[np.bool_]
 ) -> IntArray:
     """:func:`next_phase` element-wise."""
-    from_volatile = np.where(
-        sigma > STAGNANT_ENTER, STAGNANT, np.where(sigma >= VOLATILE_EXIT, RESONANT, prev)
-    )
-    from_stagnant = np.where(
-        sigma < VOLATILE_ENTER, VOLATILE, np.where(sigma < STAGNANT_EXIT, RESONANT, prev)
-    )
-    from_resonant = np.where(
-        sigma < VOLATILE_ENTER, VOLATILE, np.where(sigma > STAGNANT_ENTER, STAGNANT, prev)
-    )
-    cand = np.where(
-        prev == VOLATILE, from_volatile, np.where(prev == STAGNANT, from_stagnant, from_resonant)
-    )
-    relapse = np.where(prev == RESONANT, VOLATILE, prev)
-    out: IntArray = np.where(any_lost & (cand == RESONANT), relapse, cand).astype(np.int64)
+    out: IntArray = _TABLE[prev, sigma_band(sigma), any_lost.astype(np.int64)]
     return out
