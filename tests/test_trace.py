@@ -692,3 +692,52 @@ def test_lazy_trace_keeps_only_a_sparse_index(tmp_path: Path) -> None:
     assert list(reopened._index) == list(trace._index)
     for position in (0, INDEX_STRIDE - 1, INDEX_STRIDE, 2 * INDEX_STRIDE + 7, len(steps) - 1):
         assert reopened[position] == steps[position]
+
+
+# -- agreement with the engine ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("capability", [100, 550, 1000])
+def test_engine_runs_read_back_identically(tmp_path: Path, capability: int) -> None:
+    from kairos.domains.ai_safety import AISafetyEventType, AISafetyScenario
+    from kairos.engine import (
+        basin_losses,
+        canonical_trace_bytes,
+        ghost_branches,
+        phase_transitions,
+        run,
+        summarize,
+        trace_sha256,
+    )
+
+    scenario = (
+        AISafetyScenario(f"sweep_{capability}", seed=capability)
+        .add_model(name="model", capability_index=capability, alignment_score=70)
+        .add_model(name="rival", capability_index=300, alignment_score=40, autonomy_level=9)
+        .add_event(100, AISafetyEventType.CAPABILITY_JUMP, target="model", magnitude=0.3)
+    )
+    wire_steps = run(scenario.to_wire(), ticks=400)
+    md = TraceMetadata("1.4.4", capability, scenario.name, 400)
+    trace = Trace.from_steps(wire_steps, md)
+    path = tmp_path / "engine.jsonl"
+    trace.to_jsonl(path)
+    # The file's step lines are the engine's canonical bytes; the hashes agree.
+    header_length = len(path.read_bytes().split(b"\n", 1)[0]) + 1
+    assert path.read_bytes()[header_length:] == canonical_trace_bytes(wire_steps)
+    assert trace.sha256() == LazyTrace.open(path).sha256() == trace_sha256(wire_steps)
+    # The records agree with the engine's own helpers.
+    for ours in (trace, LazyTrace.open(path)):
+        assert [p.model_dump(by_alias=True) for p in ours.phase_transitions()] == (
+            phase_transitions(wire_steps)
+        )
+        assert [b.model_dump(by_alias=True) for b in ours.basin_losses()] == basin_losses(
+            wire_steps
+        )
+        assert [g.model_dump(by_alias=True) for g in ours.ghost_branches()] == ghost_branches(
+            wire_steps
+        )
+        summary = summarize(wire_steps)
+        assert ours.final_phase() == summary["finalPhase"]
+        assert ours.min_stability() == summary["minStability"]
+        # The engine's summary uses a compensated sum; ours is exact: equal to within an ulp.
+        assert math.isclose(ours.mean_stability(), summary["meanStability"], rel_tol=4e-16)

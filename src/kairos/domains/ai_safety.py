@@ -388,6 +388,18 @@ class AISafetyScenario:
 
     def _check(self, wire: Mapping[str, Any], paths: Sequence[str], what: str) -> None:
         issues = _select(validate_scenario(wire), paths)
+        if paths[0] == "models":
+            # The engine checks names in wire order (models, then bodies), so it would report a
+            # new model's clash with an existing body at the body's path: report it here.
+            name = wire["models"][-1].get("name")
+            issues += [
+                Issue(
+                    f"{paths[1]}.name",
+                    f"duplicate name {name!r}: already used by oversightBodies[{i}].name",
+                )
+                for i, body in enumerate(self._bodies)
+                if body.name == name
+            ]
         if issues:
             raise ValidationError(
                 issues, f"Cannot add {what} to scenario {self._name!r} ({_count(issues)})"
