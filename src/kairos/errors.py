@@ -150,7 +150,7 @@ class ValidationError(KairosError):
             message = f"Invalid input ({count} {noun})"
         if self.issues:
             message = f"{message}:\n{_describe_issues(self.issues)}"
-        super().__init__(message)
+        KairosError.__init__(self, message)
 
 
 class APIError(KairosError):
@@ -173,7 +173,8 @@ class APIError(KairosError):
         body: object = None,
         detail: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(message)
+        # Explicit, not super(): in BadRequestError the next class in the MRO is ValidationError.
+        KairosError.__init__(self, message)
         self.code = code
         self.http_status = http_status
         self.path = path

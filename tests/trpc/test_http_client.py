@@ -85,7 +85,10 @@ def test_a_single_success() -> None:
 
 
 def test_a_single_error() -> None:
-    body = b'{"error":{"message":"nope","code":-32004,"data":{"code":"NOT_FOUND","httpStatus":404,"path":"fail"}}}'
+    body = (
+        b'{"error":{"message":"nope","code":-32004,'
+        b'"data":{"code":"NOT_FOUND","httpStatus":404,"path":"fail"}}}'
+    )
     [result] = parse_response(404, body)
     assert isinstance(result, Err)
     assert (result.key, result.http_status) == ("NOT_FOUND", 404)
@@ -102,7 +105,10 @@ def test_a_batch_array_gives_one_result_per_call_in_order() -> None:
 
 
 def test_a_top_level_error_for_a_batch_is_copied_to_every_call() -> None:
-    body = b'{"error":{"message":"Cannot mix procedure types in call: query, mutation","code":-32600,"data":{"code":"BAD_REQUEST","httpStatus":400}}}'
+    body = (
+        b'{"error":{"message":"Cannot mix procedure types in call: query, mutation",'
+        b'"code":-32600,"data":{"code":"BAD_REQUEST","httpStatus":400}}}'
+    )
     results = parse_response(400, body, n_calls=3, is_batch=True)
     assert len(results) == 3
     assert all(isinstance(r, Err) and r.key == "BAD_REQUEST" for r in results)

@@ -176,7 +176,9 @@ def test_NaN_is_not_JSON() -> None:
 
 
 def test_a_batch_splits_paths_on_commas_and_reads_inputs_by_index() -> None:
-    request = parsed("GET", "/greet,post.byId", "batch=1&input=%7B%221%22%3A%7B%22name%22%3A%22b%22%7D%7D")
+    request = parsed(
+        "GET", "/greet,post.byId", "batch=1&input=%7B%221%22%3A%7B%22name%22%3A%22b%22%7D%7D"
+    )
     assert request.is_batch
     assert [c.path for c in request.calls] == ["greet", "post.byId"]
     assert [c.input for c in request.calls] == [ABSENT, {"name": "b"}]
@@ -188,7 +190,10 @@ def test_a_batch_without_input_gives_every_call_undefined() -> None:
 
 
 def test_commas_without_batch_are_one_unknown_path() -> None:
-    assert call_error(parsed("GET", "/greet,fail")).message == 'No procedure found on path "greet,fail"'
+    assert (
+        call_error(parsed("GET", "/greet,fail")).message
+        == 'No procedure found on path "greet,fail"'
+    )
 
 
 @pytest.mark.parametrize("payload", ["%5B1%5D", "%22s%22", "null"])
@@ -209,7 +214,9 @@ def test_mixing_kinds_in_a_batch_is_one_top_level_error() -> None:
 
 def test_subscriptions_cannot_be_batched() -> None:
     request = parsed("GET", "/count,count", "batch=1")
-    assert [call_error(request, i).message for i in (0, 1)] == ["Cannot batch subscription calls"] * 2
+    assert [call_error(request, i).message for i in (0, 1)] == [
+        "Cannot batch subscription calls"
+    ] * 2
 
 
 def test_a_subscription_over_plain_HTTP_is_405_pointing_at_the_WebSocket() -> None:

@@ -28,7 +28,9 @@ def test_a_request_frame_has_id_method_and_params() -> None:
 
 
 def test_an_undefined_input_is_left_out_of_params() -> None:
-    assert encode_request(1, "query", "greet") == '{"id":1,"method":"query","params":{"path":"greet"}}'
+    assert (
+        encode_request(1, "query", "greet") == '{"id":1,"method":"query","params":{"path":"greet"}}'
+    )
 
 
 def test_last_event_id_goes_into_params() -> None:
@@ -83,14 +85,20 @@ def test_untracked_data_without_a_value_is_absent() -> None:
 
 
 def test_an_error_for_a_request() -> None:
-    frame = '{"id":5,"error":{"message":"no","code":-32003,"data":{"code":"FORBIDDEN","httpStatus":403,"path":"subfail"}}}'
+    frame = (
+        '{"id":5,"error":{"message":"no","code":-32003,'
+        '"data":{"code":"FORBIDDEN","httpStatus":403,"path":"subfail"}}}'
+    )
     event = decode_server_frame(frame)
     assert isinstance(event, Error) and event.id == 5
     assert event.shape["message"] == "no"
 
 
 def test_an_id_null_error_is_a_connection_error() -> None:
-    frame = '{"id":null,"error":{"message":"bad","code":-32001,"data":{"code":"UNAUTHORIZED","httpStatus":401}}}'
+    frame = (
+        '{"id":null,"error":{"message":"bad","code":-32001,'
+        '"data":{"code":"UNAUTHORIZED","httpStatus":401}}}'
+    )
     event = decode_server_frame(frame)
     assert isinstance(event, Error) and event.id is None
 

@@ -60,7 +60,12 @@ def test_an_undefined_input_is_absent() -> None:
 
 
 def test_float_ids_work_and_integral_ones_are_ints() -> None:
-    ids = [m.id for m in messages('[{"id":1.5,"method":"subscription.stop"},{"id":2.0,"method":"subscription.stop"}]')]  # type: ignore[attr-defined]
+    ids = [
+        m.id
+        for m in messages(
+            '[{"id":1.5,"method":"subscription.stop"},{"id":2.0,"method":"subscription.stop"}]'
+        )
+    ]  # type: ignore[attr-defined]
     assert ids == [1.5, 2]
     assert isinstance(ids[1], int)
 
@@ -72,7 +77,10 @@ def test_a_stop() -> None:
 def test_jsonrpc_2_is_accepted_and_remembered_for_the_echo() -> None:
     [request] = messages('{"id":1,"jsonrpc":"2.0","method":"query","params":{"path":"greet"}}')
     assert isinstance(request, WSRequest) and request.jsonrpc == "2.0"
-    assert encode_result(1, "hi", jsonrpc="2.0") == '{"id":1,"jsonrpc":"2.0","result":{"type":"data","data":"hi"}}'
+    assert (
+        encode_result(1, "hi", jsonrpc="2.0")
+        == '{"id":1,"jsonrpc":"2.0","result":{"type":"data","data":"hi"}}'
+    )
 
 
 def test_last_event_id_is_merged_into_an_object_input() -> None:
@@ -117,7 +125,10 @@ def test_invalid_JSON_is_an_id_null_parse_error_with_the_parser_message() -> Non
         ('{"method":"query","params":{"path":"greet"}}', "Invalid request id"),
         ('{"id":true,"method":"query","params":{"path":"greet"}}', "Invalid request id"),
         ('{"id":{},"method":"query","params":{"path":"greet"}}', "Invalid request id"),
-        ('{"id":1,"jsonrpc":"1.0","method":"query","params":{"path":"greet"}}', "Must be JSONRPC 2.0"),
+        (
+            '{"id":1,"jsonrpc":"1.0","method":"query","params":{"path":"greet"}}',
+            "Must be JSONRPC 2.0",
+        ),
         ('{"id":1,"method":"query","params":{"path":3}}', "Invalid string"),
         ('{"id":1,"method":"query","params":{"path":"g","lastEventId":3}}', "Invalid string"),
     ],
@@ -132,7 +143,10 @@ def test_one_invalid_element_rejects_the_whole_batch() -> None:
 
 
 def test_a_valid_batch_yields_every_message_in_order() -> None:
-    frame = '[{"id":1,"method":"query","params":{"path":"greet"}},{"id":2,"method":"subscription.stop"}]'
+    frame = (
+        '[{"id":1,"method":"query","params":{"path":"greet"}},'
+        '{"id":2,"method":"subscription.stop"}]'
+    )
     assert [type(m) for m in messages(frame)] == [WSRequest, WSStop]
 
 
@@ -141,7 +155,9 @@ def test_an_empty_batch_has_no_messages() -> None:
 
 
 def test_a_null_id_is_answered_alone_with_id_is_required() -> None:
-    items = messages('[{"id":null,"method":"query","params":{"path":"greet"}},{"id":2,"method":"query","params":{"path":"greet"}}]')
+    items = messages(
+        '[{"id":null,"method":"query","params":{"path":"greet"}},{"id":2,"method":"query","params":{"path":"greet"}}]'
+    )
     assert isinstance(items[0], NullIdRequest) and isinstance(items[1], WSRequest)
     assert items[0].error.message == "`id` is required"
     assert items[0].error.code == "PARSE_ERROR"
@@ -160,12 +176,16 @@ def test_id_null_rejections_encode_with_null_id() -> None:
 
 
 def test_connection_params_object_of_strings() -> None:
-    params = parse_connection_params('{"method":"connectionParams","data":{"authorization":"Bearer k"}}')
+    params = parse_connection_params(
+        '{"method":"connectionParams","data":{"authorization":"Bearer k"}}'
+    )
     assert params == ConnectionParams({"authorization": "Bearer k"})
 
 
 def test_connection_params_null_is_accepted() -> None:
-    assert parse_connection_params('{"method":"connectionParams","data":null}') == ConnectionParams(None)
+    assert parse_connection_params('{"method":"connectionParams","data":null}') == ConnectionParams(
+        None
+    )
 
 
 @pytest.mark.parametrize(
@@ -194,8 +214,13 @@ def test_a_missing_procedure_or_wrong_kind_uses_the_WebSocket_message() -> None:
     assert isinstance(unknown, TRPCError)
     assert (unknown.code, unknown.message) == ("NOT_FOUND", 'No "query"-procedure on path "nope"')
     wrong = resolve_ws_procedure(REGISTRY, WSRequest(1, "subscription", "greet", ABSENT))
-    assert isinstance(wrong, TRPCError) and wrong.message == 'No "subscription"-procedure on path "greet"'
-    assert resolve_ws_procedure(REGISTRY, WSRequest(1, "query", "greet", ABSENT)) is REGISTRY["greet"]
+    assert (
+        isinstance(wrong, TRPCError)
+        and wrong.message == 'No "subscription"-procedure on path "greet"'
+    )
+    assert (
+        resolve_ws_procedure(REGISTRY, WSRequest(1, "query", "greet", ABSENT)) is REGISTRY["greet"]
+    )
 
 
 def test_server_frames_match_the_captured_ones() -> None:
@@ -210,9 +235,16 @@ def test_server_frames_match_the_captured_ones() -> None:
 
 
 def test_an_error_frame_carries_the_shape_and_request_id() -> None:
-    frame = json.loads(encode_error(5, TRPCError("FORBIDDEN", "no", path="subfail"), request_id="r"))
+    frame = json.loads(
+        encode_error(5, TRPCError("FORBIDDEN", "no", path="subfail"), request_id="r")
+    )
     assert frame["id"] == 5
-    assert frame["error"]["data"] == {"code": "FORBIDDEN", "httpStatus": 403, "path": "subfail", "requestId": "r"}
+    assert frame["error"]["data"] == {
+        "code": "FORBIDDEN",
+        "httpStatus": 403,
+        "path": "subfail",
+        "requestId": "r",
+    }
 
 
 @pytest.mark.parametrize("bad", ["", "a\nb", "a\rb", "a\0b"])
