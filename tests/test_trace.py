@@ -30,6 +30,7 @@ from kairos.trace import (
     TraceStep,
     TruncatedTraceError,
 )
+from kairos_api import SimulationSummary
 
 AGENTS = ("Model_B", "Model_A")  # deliberately not sorted: agent_ids() sorts
 
@@ -220,6 +221,14 @@ def test_stability_statistics(build: Builder, tmp_path: Path) -> None:
     assert trace.mean_stability() == math.fsum(STABILITIES) / 10
     assert trace.min_stability() == 0.05
     assert trace.stability() == STABILITIES
+    assert trace.summary() == SimulationSummary(
+        final_phase="resonant",
+        mean_stability=math.fsum(STABILITIES) / 10,
+        min_stability=0.05,
+        phase_transitions=3,
+        basin_losses=2,
+        ghost_branches=2,
+    )
 
 
 def test_losses_and_ghosts(build: Builder, tmp_path: Path) -> None:
@@ -248,6 +257,7 @@ def test_agent_queries(build: Builder, tmp_path: Path) -> None:
     assert isinstance(model_b, AgentTrace)
     assert model_b.state_at(tick=7) == steps[6].agents["Model_B"]
     assert model_b.state_at(1).gamma == steps[0].agents["Model_B"].gamma
+    assert model_b.ticks() == list(range(1, 11))
     assert model_b.gamma() == [s.agents["Model_B"].gamma for s in steps]
     assert model_b.lambda_() == [s.agents["Model_B"].lambda_ for s in steps]
     assert model_b.load() == [s.agents["Model_B"].load for s in steps]
@@ -285,7 +295,7 @@ def test_empty_trace(build: Builder, tmp_path: Path) -> None:
     assert len(trace) == 0 and list(trace) == []
     assert trace.phase_transitions() == [] and trace.basin_losses() == []
     assert trace.agent_ids() == []
-    for query in (trace.final_phase, trace.mean_stability, trace.min_stability):
+    for query in (trace.final_phase, trace.mean_stability, trace.min_stability, trace.summary):
         with pytest.raises(ValueError, match="the trace has no steps"):
             query()
     with pytest.raises(IndexError, match="valid ticks: none"):
@@ -584,6 +594,29 @@ def test_writer_closed_by_an_exception_keeps_the_steps_written(tmp_path: Path) -
         raise RuntimeError("connection lost")
     assert out.trace.steps == known_steps()[:3]
     assert LazyTrace.open(path).steps == known_steps()[:3]
+
+
+def test_resume_writer_continues_after_the_last_complete_step(tmp_path: Path) -> None:
+    steps = known_steps()
+    path = tmp_path / "resumed.jsonl"
+    out = LazyTrace.writer(path, metadata())
+    out.extend(steps[:4])
+    out.flush()
+    with open(path, "ab") as raw:  # killed mid-way through step 5
+        raw.write(_canonical_line(steps[4])[:30])
+    with LazyTrace.resume_writer(path) as resumed:
+        assert resumed.next_tick == 5 and len(resumed) == 4
+        with pytest.raises(ValueError, match="step t=6 follows t=4"):
+            resumed.append(steps[5])
+        resumed.extend(steps[4:])
+    assert resumed.trace.steps == steps
+    assert resumed.trace.phase_transitions() == Trace(steps, metadata()).phase_transitions()
+    reopened = LazyTrace.open(path)
+    assert reopened.sha256() == Trace(steps, metadata()).sha256()
+    assert list(reopened._index) == list(resumed.trace._index)
+    with LazyTrace.resume_writer(path) as finished:
+        assert finished.next_tick == 11
+    assert LazyTrace.open(path).is_complete
 
 
 def test_lazy_trace_repr(tmp_path: Path) -> None:

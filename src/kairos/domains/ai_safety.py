@@ -29,9 +29,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from kairos.domains._ai_safety_entries import EventEntry, ModelEntry, Number, OversightBodyEntry
 from kairos.engine import Issue as EngineIssue
 from kairos.engine import validate_scenario
 from kairos.errors import Issue, ValidationError
@@ -48,72 +48,7 @@ __all__ = [
 
 DOMAIN = "ai_safety"
 
-_Number = int | float
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """A model as added to a scenario. Optional fields left as ``None`` are omitted from the
-    wire form, so the engine applies its documented defaults (coverage 50, autonomy 5,
-    oversight 50)."""
-
-    name: str
-    capability_index: _Number
-    alignment_score: _Number
-    guardrail_coverage: _Number | None = None
-    autonomy_level: _Number | None = None
-    human_oversight_freq: _Number | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
-            "name": self.name,
-            "capabilityIndex": self.capability_index,
-            "alignmentScore": self.alignment_score,
-        }
-        for key, value in (
-            ("guardrailCoverage", self.guardrail_coverage),
-            ("autonomyLevel", self.autonomy_level),
-            ("humanOversightFreq", self.human_oversight_freq),
-        ):
-            if value is not None:
-                wire[key] = value
-        return wire
-
-
-@dataclass(frozen=True)
-class OversightBodyEntry:
-    """An oversight body as added to a scenario."""
-
-    name: str
-    guardrail_strength: _Number
-    response_latency: _Number
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "guardrailStrength": self.guardrail_strength,
-            "responseLatency": self.response_latency,
-        }
-
-
-@dataclass(frozen=True)
-class EventEntry:
-    """An event as scheduled. ``target=None`` acts on the whole system; ``magnitude=None``
-    takes the event type's default magnitude."""
-
-    tick: int
-    type: str
-    target: str | None = None
-    magnitude: _Number | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {"tick": self.tick, "type": self.type}
-        if self.target is not None:
-            wire["target"] = self.target
-        if self.magnitude is not None:
-            wire["magnitude"] = self.magnitude
-        return wire
 
 
 class AISafetyScenario:
@@ -147,11 +82,11 @@ class AISafetyScenario:
     def add_model(
         self,
         name: str,
-        capability_index: _Number,
-        alignment_score: _Number,
-        guardrail_coverage: _Number | None = None,
-        autonomy_level: _Number | None = None,
-        human_oversight_freq: _Number | None = None,
+        capability_index: Number,
+        alignment_score: Number,
+        guardrail_coverage: Number | None = None,
+        autonomy_level: Number | None = None,
+        human_oversight_freq: Number | None = None,
     ) -> AISafetyScenario:
         """Add a frontier model.
 
@@ -176,7 +111,7 @@ class AISafetyScenario:
         return self
 
     def add_oversight_body(
-        self, name: str, guardrail_strength: _Number, response_latency: _Number
+        self, name: str, guardrail_strength: Number, response_latency: Number
     ) -> AISafetyScenario:
         """Add a governance entity that stabilizes every model: ``guardrail_strength`` 0-100,
         ``response_latency`` 0-100 (lower is faster). Raises ValidationError."""
@@ -195,7 +130,7 @@ class AISafetyScenario:
         tick: int,
         type: AISafetyEventType | str,  # shadows the builtin: it is the documented keyword
         target: str | None = None,
-        magnitude: _Number | None = None,
+        magnitude: Number | None = None,
     ) -> AISafetyScenario:
         """Schedule an event that takes effect in tick ``tick`` (ticks count from 1).
 

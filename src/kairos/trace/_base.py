@@ -7,7 +7,14 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
-from kairos_api import AgentState, BasinLoss, GhostBranch, PhaseTransition, TraceStep
+from kairos_api import (
+    AgentState,
+    BasinLoss,
+    GhostBranch,
+    PhaseTransition,
+    SimulationSummary,
+    TraceStep,
+)
 
 from ._jsonl import encode_step
 from ._metadata import TraceMetadata
@@ -135,6 +142,20 @@ class TraceQueries(Sequence[TraceStep]):
         """The rolled-back first attempts of paradox ticks, in tick order."""
         return list(self._summary().ghosts)
 
+    def summary(self) -> SimulationSummary:
+        """The run's summary in the server's ``SimulationSummary`` shape, computed from the
+        steps (``mean_stability`` as :meth:`mean_stability` defines it)."""
+        summary = self._nonempty()
+        assert summary.last_phase is not None
+        return SimulationSummary(
+            final_phase=summary.last_phase,
+            mean_stability=self.mean_stability(),
+            min_stability=summary.min_stability,
+            phase_transitions=len(summary.transitions),
+            basin_losses=len(summary.losses),
+            ghost_branches=len(summary.ghosts),
+        )
+
     def agent_ids(self) -> list[str]:
         """The names of the models in the trace, sorted (the order does not depend on how the
         steps were serialized)."""
@@ -211,6 +232,10 @@ class AgentTrace:
         """The model's state after tick ``tick`` (gamma, lambda, stability, load, ...).
         Raises IndexError naming the valid tick range."""
         return self._trace.step_at(tick).agents[self.name]
+
+    def ticks(self) -> list[int]:
+        """The ticks of the trace (the x axis for the series below)."""
+        return self._trace.ticks()
 
     def states(self) -> Iterator[AgentState]:
         """The model's state at every step, in tick order."""

@@ -142,8 +142,9 @@ def iter_steps(
     first_line: int = 2,
     limit: int | None = None,
     recover: bool = False,
-) -> Iterator[tuple[int, TraceStep]]:
-    """Yield ``(offset, step)`` for the step lines from byte ``start``, in constant memory.
+) -> Iterator[tuple[int, TraceStep, int]]:
+    """Yield ``(offset, step, length)`` for the step lines from byte ``start``, in constant
+    memory (``offset`` and ``length`` are the line's place in the file, in bytes).
 
     ``first_line`` is the line number at ``start`` (for error messages); ``limit`` caps the
     number of steps read. A cut-short last line raises :class:`TruncatedTraceError` unless
@@ -162,6 +163,6 @@ def iter_steps(
                     return
                 raise TruncatedTraceError(path, lineno, count, last_tick)
             step = decode_step(path, line, lineno)
-            yield offset, step
+            yield offset, step, len(line)
             offset += len(line)
             last_tick = step.t

@@ -61,20 +61,7 @@ class LazyTrace(TraceQueries):
         partial line is ignored (the file is not modified). A corrupt line elsewhere, a broken
         tick sequence or a foreign header always raises ``TraceFileError``.
         """
-        metadata, start = read_header(path)
-        summary = TraceSummary()
-        index: array[int] = array("q")
-        for lineno, (offset, step) in enumerate(iter_steps(path, start, recover=recover), 2):
-            try:
-                summary.add(step)
-            except ValueError as exc:
-                raise TraceFileError(path, str(exc), lineno) from None
-            if (summary.count - 1) % INDEX_STRIDE == 0:
-                index.append(offset)
-        if summary.count and summary.last_tick > metadata.ticks:
-            raise TraceFileError(
-                path, f"a step has tick {summary.last_tick} but the run has {metadata.ticks} ticks"
-            )
+        metadata, summary, index, _ = _scan(path, recover=recover)
         return cls(path, metadata, summary, index)
 
     @classmethod
@@ -92,6 +79,21 @@ class LazyTrace(TraceQueries):
         clobbered by accident).
         """
         return LazyTraceWriter(path, metadata, overwrite=overwrite)
+
+    @classmethod
+    def resume_writer(cls, path: StrPath) -> LazyTraceWriter:
+        """Continue writing a trace file whose writer stopped early (e.g. was killed).
+
+        The file is checked as by ``open(path, recover=True)``; a cut-short last line is cut
+        off (the only change made to existing bytes) and new steps are appended after the last
+        complete one, starting at ``writer.next_tick``::
+
+            with LazyTrace.resume_writer(path) as out:
+                for step in client.stream_run(scenario, ticks=n):  # or resume server-side
+                    if step.t >= out.next_tick:
+                        out.append(step)
+        """
+        return LazyTraceWriter.resume(path)
 
     def __repr__(self) -> str:
         summary = self._summary_cache
@@ -125,7 +127,7 @@ class LazyTrace(TraceQueries):
                 handle.readline()
             start = handle.tell()
         lineno = position + 2  # line 1 is the header
-        for _, step in iter_steps(self.path, start, first_line=lineno, limit=limit):
+        for _, step, _ in iter_steps(self.path, start, first_line=lineno, limit=limit):
             yield step
 
 
@@ -147,6 +149,27 @@ class LazyTraceWriter:
         self._handle.write(header)
         self._offset = len(header)
         self._trace: LazyTrace | None = None
+
+    @classmethod
+    def resume(cls, path: StrPath) -> LazyTraceWriter:
+        """See :meth:`LazyTrace.resume_writer`."""
+        metadata, summary, index, end = _scan(path, recover=True)
+        writer = cls.__new__(cls)
+        writer.path = os.fspath(path)
+        writer.metadata = metadata
+        writer._summary = summary
+        writer._index = index
+        writer._handle = open(writer.path, "r+b")  # noqa: SIM115
+        writer._handle.truncate(end)
+        writer._handle.seek(end)
+        writer._offset = end
+        writer._trace = None
+        return writer
+
+    @property
+    def next_tick(self) -> int:
+        """The tick the next appended step must have (1 for a new file)."""
+        return self._summary.last_tick + 1 if self._summary.count else 1
 
     def __enter__(self) -> LazyTraceWriter:
         return self
@@ -204,3 +227,24 @@ class LazyTraceWriter:
     def __len__(self) -> int:
         """The number of steps written so far."""
         return self._summary.count
+
+
+def _scan(path: StrPath, *, recover: bool) -> tuple[TraceMetadata, TraceSummary, array[int], int]:
+    """Check a whole trace file in one pass: its metadata, summary, sparse index and the byte
+    offset just past its last complete step."""
+    metadata, end = read_header(path)
+    summary = TraceSummary()
+    index: array[int] = array("q")
+    for lineno, (offset, step, length) in enumerate(iter_steps(path, end, recover=recover), 2):
+        try:
+            summary.add(step)
+        except ValueError as exc:
+            raise TraceFileError(path, str(exc), lineno) from None
+        if (summary.count - 1) % INDEX_STRIDE == 0:
+            index.append(offset)
+        end = offset + length
+    if summary.count and summary.last_tick > metadata.ticks:
+        raise TraceFileError(
+            path, f"a step has tick {summary.last_tick} but the run has {metadata.ticks} ticks"
+        )
+    return metadata, summary, index, end

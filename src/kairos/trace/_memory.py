@@ -98,4 +98,4 @@ class Trace(TraceQueries):
         """Read a whole trace file into memory. A cut-short last line raises
         ``TruncatedTraceError`` unless ``recover`` is true (then the complete steps are kept)."""
         metadata, start = read_header(path)
-        return cls((step for _, step in iter_steps(path, start, recover=recover)), metadata)
+        return cls((step for _, step, _ in iter_steps(path, start, recover=recover)), metadata)
