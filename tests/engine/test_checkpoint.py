@@ -96,6 +96,11 @@ def test_checkpoint_errors() -> None:
         Simulation.from_checkpoint(rich_scenario(), json.dumps(dict(data, reserve=[1.0])))
     with pytest.raises(CheckpointError):
         Simulation.from_checkpoint(rich_scenario(), json.dumps(dict(data, tick="5")))
+    with pytest.raises(CheckpointError, match="non-finite"):
+        bad = json.dumps(dict(data, reserve=[float("nan")] * 3))
+        Simulation.from_checkpoint(rich_scenario(), bad)
+    with pytest.raises(CheckpointError):
+        Simulation.from_checkpoint(rich_scenario(), json.dumps(dict(data, phase="calm")))
     with pytest.raises(EngineVersionError):
         Simulation.from_checkpoint(rich_scenario(), json.dumps(dict(data, engineVersion="1.4.0")))
 

@@ -105,3 +105,22 @@ def test_events_in_one_tick_apply_in_input_order() -> None:
 def test_events_after_the_last_tick_never_fire() -> None:
     steps = run(base([{"tick": 99, "type": "containment"}]), 10)
     assert all(step["events"] == [] for step in steps)
+
+
+def test_extreme_schedules_stay_finite(schema_validator: object) -> None:
+    """Hundreds of maximal jumps and drifts: every number stays finite (canonical JSON refuses
+    NaN and infinity) and within the schema."""
+    from kairos.engine import canonical_trace_bytes
+
+    events: list[dict[str, Any]] = []
+    for tick in range(1, 401):
+        events.append({"tick": tick, "type": "capability_jump", "magnitude": 10})
+        events.append({"tick": tick, "type": "autonomy_grant", "magnitude": 10})
+        events.append({"tick": tick, "type": "containment", "target": "n", "magnitude": 1})
+    steps = run(base(events), 420)
+    assert canonical_trace_bytes(steps)
+    assert steps[-1]["agents"]["m"]["capabilityIndex"] == 1e6
+    assert steps[-1]["agents"]["n"]["lambda"] == 0.0
+    validate = schema_validator("TraceStep")  # type: ignore[operator]
+    for step in steps[::50]:
+        validate.validate(step)

@@ -31,6 +31,10 @@ CAPABILITY_SCALE = 100.0
 CAPABILITY_FLOOR = 1.0
 """Smallest effective capability index (the vocabulary's lower bound)."""
 
+CAPABILITY_CEILING = 1e6
+"""Largest effective capability index after jumps (1000x the vocabulary's top): far beyond any
+basin, and it keeps every quantity finite however many jumps a scenario schedules."""
+
 AUTONOMY_BASE = 0.5
 """Lambda multiplier of a model with autonomy 0: a pure tool still exerts half its pressure."""
 

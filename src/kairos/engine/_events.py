@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._adapter import EventSpec
-from ._constants import AUTONOMY_MAX, CAPABILITY_FLOOR, PERCENT
+from ._constants import AUTONOMY_MAX, CAPABILITY_CEILING, CAPABILITY_FLOOR, PERCENT
 from ._vocabulary import KIND_BODY, KIND_MODEL, KIND_SYSTEM
 
 
@@ -59,7 +59,7 @@ def _clamp(value: Any, lo: float, hi: float) -> Any:
 
 
 def _capability_jump(m: ModelColumns, i: int, mag: float) -> None:
-    m.capability[i] = _clamp(m.capability[i] * (1.0 + mag), CAPABILITY_FLOOR, float("inf"))
+    m.capability[i] = _clamp(m.capability[i] * (1.0 + mag), CAPABILITY_FLOOR, CAPABILITY_CEILING)
 
 
 def _alignment_drift(m: ModelColumns, i: int, mag: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -103,6 +104,8 @@ class Simulation:
             state.lost = [bool(v) for v in raw["lost"]]
             for name in _FLOAT_COLUMNS:
                 values = [float(v) for v in raw[name]]
+                if not all(math.isfinite(v) for v in values):
+                    raise CheckpointError(f"checkpoint column {name!r} has a non-finite number")
                 setattr(state, name, values)
             sizes = {len(state.lost), *(len(getattr(state, c)) for c in MODEL_FLOAT_COLUMNS)}
             body_sizes = {len(getattr(state, c)) for c in BODY_FLOAT_COLUMNS}
