@@ -619,6 +619,18 @@ def test_resume_writer_continues_after_the_last_complete_step(tmp_path: Path) ->
     assert LazyTrace.open(path).is_complete
 
 
+def test_a_file_changed_under_a_lazy_trace_is_detected(tmp_path: Path) -> None:
+    trace = build_opened(known_steps(), metadata(), tmp_path)
+    Trace(known_steps()[:5], metadata()).to_jsonl(trace.path, overwrite=True)
+    with pytest.raises(TraceFileError, match="changed since it was opened: tick 6"):
+        list(trace)
+    with pytest.raises(TraceFileError, match="changed since it was opened"):
+        trace[8]
+    Trace(known_steps()[1:], metadata()).to_jsonl(trace.path, overwrite=True)
+    with pytest.raises(TraceFileError, match="changed since it was opened: tick 1 is no longer"):
+        trace[0]
+
+
 def test_lazy_trace_repr(tmp_path: Path) -> None:
     trace = build_written(known_steps(), metadata(), tmp_path)
     assert repr(trace) == (

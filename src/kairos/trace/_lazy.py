@@ -127,8 +127,18 @@ class LazyTrace(TraceQueries):
                 handle.readline()
             start = handle.tell()
         lineno = position + 2  # line 1 is the header
+        expected = self._summary_cache.first_tick + position
         for _, step, _ in iter_steps(self.path, start, first_line=lineno, limit=limit):
+            if step.t != expected:
+                break
             yield step
+            expected += 1
+        if expected != self._summary_cache.first_tick + position + limit:
+            raise TraceFileError(
+                self.path,
+                f"the file changed since it was opened: tick {expected} is no longer at line "
+                f"{lineno + expected - self._summary_cache.first_tick - position}",
+            )
 
 
 class LazyTraceWriter:
