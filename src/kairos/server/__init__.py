@@ -1,0 +1,12 @@
+"""kairos.server: the reference server, speaking the KAIROS API over the tRPC v11 wire protocol.
+
+``kairos serve`` runs it standalone; :class:`ServerThread` runs it on a background thread (the
+client's embedded default, and the test suite's server); :func:`create_app` gives the ASGI app
+for any ASGI server.
+"""
+
+from kairos.server._app import Server, create_app
+from kairos.server._config import ServerConfig, default_db_path
+from kairos.server._embedded import ServerThread
+
+__all__ = ["Server", "ServerConfig", "ServerThread", "create_app", "default_db_path"]

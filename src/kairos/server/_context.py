@@ -1,0 +1,123 @@
+"""Per-request plumbing shared by the HTTP and WebSocket endpoints: who is calling, whether the
+rate limit allows it, validating inputs against the registry's models, and running a handler
+so that nothing but a :class:`TRPCError` ever reaches the wire."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import pydantic
+
+from kairos._trpc import ABSENT, TRPCError
+from kairos.server._auth import ANONYMOUS, KeyRing, RateLimiter, bearer_token, fingerprint
+from kairos.server._service import Caller, Service
+from kairos_api import Procedure
+
+log = logging.getLogger("kairos.server")
+
+
+def request_id() -> str:
+    return "req_" + secrets.token_hex(8)
+
+
+def authenticate(
+    keyring: KeyRing, authorization: str | None, engine_version: str | None
+) -> Caller | TRPCError:
+    """The caller behind an ``Authorization`` value, or the UNAUTHORIZED to answer."""
+    if not keyring.enabled:
+        return Caller(owner=ANONYMOUS, organization_id=None, engine_version=engine_version)
+    token = bearer_token(authorization)
+    if token is None:
+        return TRPCError("UNAUTHORIZED", "an API key is required: Authorization: Bearer <key>")
+    organization = keyring.organization_of(token)
+    if organization is None:
+        return TRPCError("UNAUTHORIZED", "the API key is not valid")
+    return Caller(owner=organization, organization_id=organization, engine_version=engine_version)
+
+
+def caller_ident(authorization: str | None, client_host: str | None) -> str:
+    """The rate-limit bucket: the key's fingerprint, or the client's address without one."""
+    token = bearer_token(authorization)
+    return fingerprint(token) if token else f"addr:{client_host or 'unknown'}"
+
+
+def rate_limited(limiter: RateLimiter | None, ident: str) -> TRPCError | None:
+    if limiter is None:
+        return None
+    wait = limiter.acquire(ident)
+    if wait <= 0:
+        return None
+    retry_after = max(1, math.ceil(wait))
+    return TRPCError(
+        "TOO_MANY_REQUESTS",
+        f"rate limit exceeded; retry after {retry_after} s",
+        kairos={"kind": "rate_limit", "retryAfter": retry_after},
+        headers={"retry-after": str(retry_after)},
+    )
+
+
+def validate_input(procedure: Procedure[Any, Any], raw: object) -> Any:
+    """The input as the procedure's model, or a BAD_REQUEST naming every bad field."""
+    model = procedure.input_model
+    if model is None:
+        return None
+    if raw is ABSENT or raw is None:
+        raw = {}
+    try:
+        return model.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        issues = [
+            {"path": wire_path(error["loc"]) or "(input)", "message": error["msg"]}
+            for error in exc.errors(include_url=False)
+        ]
+        summary = "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
+        more = f" (and {len(issues) - 5} more)" if len(issues) > 5 else ""
+        raise TRPCError(
+            "BAD_REQUEST",
+            f"invalid input for {procedure.path}: {summary}{more}",
+            kairos={"kind": "validation", "issues": issues},
+        ) from None
+
+
+def wire_path(loc: Sequence[int | str]) -> str:
+    """A pydantic error location as a wire path: ``scenario.models[0].capabilityIndex``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith(("function-", "tagged-union", "union")):
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+async def run_call(
+    service: Service,
+    procedure: Procedure[Any, Any],
+    caller: Caller,
+    raw_input: object,
+    *,
+    dev: bool,
+) -> Any:
+    """Validate and run a query or mutation; every failure comes out as a TRPCError."""
+    try:
+        handler = service.handlers[procedure.path]
+        return await handler(caller, validate_input(procedure, raw_input))
+    except TRPCError as exc:
+        raise exc.with_path(procedure.path) from None
+    except Exception as exc:
+        raise internal_error(exc, procedure.path, dev=dev) from None
+
+
+def internal_error(exc: BaseException, path: str | None, *, dev: bool) -> TRPCError:
+    """An unexpected failure: logged with its traceback, answered without one (unless dev)."""
+    log.exception("internal error in %s", path or "request", exc_info=exc)
+    message = (
+        f"Internal server error: {type(exc).__name__}: {exc}" if dev else "Internal server error"
+    )
+    return TRPCError("INTERNAL_SERVER_ERROR", message, path=path)

@@ -1,0 +1,312 @@
+"""The API's procedures, independent of HTTP and WebSocket.
+
+Every handler receives a :class:`Caller` (who is asking, resolved by the transport from the API
+key) and the procedure's input, already validated with the generated model of the registry, and
+returns a JSON-ready value or raises an error carrying a tRPC code. Organizations are isolated:
+another organization's simulation is NOT_FOUND, never FORBIDDEN, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kairos import engine
+from kairos._trpc import ErrorKey, TRPCError
+from kairos.server._config import ServerConfig
+from kairos.server._pool import Notifier, WorkerPool
+from kairos.server._runner import utc_now
+from kairos.server._storage import IdempotencyConflict, NewSimulation, SimulationRecord, Store
+from kairos_api import models
+
+CANCEL_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the transport established it."""
+
+    owner: str
+    """The isolation scope of the caller's simulations (its organization, or anonymous)."""
+    organization_id: str | None
+    """The organization of the caller's API key; None on a server without keys."""
+    engine_version: str | None = None
+    """The ``x-kairos-engine-version`` header, when sent."""
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A subscription event with its tracked id."""
+
+    id: str
+    data: Any
+
+
+def _error(code: ErrorKey, message: str, kairos: dict[str, Any] | None = None) -> TRPCError:
+    return TRPCError(code, message, kairos=kairos)
+
+
+class Service:
+    """The procedures of one server, over its store and worker pool."""
+
+    def __init__(
+        self, config: ServerConfig, store: Store, pool: WorkerPool, notifier: Notifier
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.pool = pool
+        self.notifier = notifier
+        self.handlers: dict[str, Callable[[Caller, Any], Awaitable[Any]]] = {
+            "engine.versions": self.engine_versions,
+            "domain.list": self.domain_list,
+            "scenario.validate": self.scenario_validate,
+            "simulation.create": self.simulation_create,
+            "simulation.get": self.simulation_get,
+            "simulation.list": self.simulation_list,
+            "simulation.trace": self.simulation_trace,
+            "simulation.cancel": self.simulation_cancel,
+        }
+        self.subscriptions: dict[str, Callable[[Caller, Any], AsyncIterator[Tracked]]] = {
+            "simulation.stream": self.simulation_stream,
+        }
+
+    def resume_unfinished(self) -> int:
+        """Queue every simulation a previous server left queued or running; they continue from
+        their last checkpoint. Returns how many."""
+        unfinished = self.store.unfinished()
+        for record in unfinished:
+            self.pool.submit(record.id)
+        return len(unfinished)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    async def engine_versions(self, caller: Caller, _input: None) -> Any:
+        return engine.engine_versions()
+
+    async def domain_list(self, caller: Caller, _input: None) -> Any:
+        return engine.domain_info()
+
+    async def scenario_validate(self, caller: Caller, input: models.ValidateScenarioInput) -> Any:
+        issues = engine.validate_scenario(input.scenario)
+        return {"valid": not issues, "issues": issues}
+
+    async def simulation_get(self, caller: Caller, input: models.SimulationIdInput) -> Any:
+        return simulation_json(self._find(caller, input.id))
+
+    async def simulation_list(self, caller: Caller, input: models.ListSimulationsInput) -> Any:
+        before = _decode_cursor(input.cursor) if input.cursor is not None else None
+        records, next_seq = self.store.page(
+            caller.owner,
+            before_seq=before,
+            limit=input.limit,
+            organization_id=input.organization_id,
+            status=input.status,
+        )
+        return {
+            "items": [simulation_json(r) for r in records],
+            "nextCursor": _encode_cursor(next_seq) if next_seq is not None else None,
+        }
+
+    async def simulation_trace(self, caller: Caller, input: models.TraceInput) -> Any:
+        record = self._find(caller, input.id)
+        lines = await asyncio.to_thread(
+            self.store.read_steps, record.id, input.from_tick, input.limit
+        )
+        steps = [json.loads(line) for line in lines]
+        following = input.from_tick + len(steps)
+        # A later step exists, or will once the run gets there; null when it never will.
+        reachable = following <= record.ticks and (not record.finished or following <= record.tick)
+        return {"steps": steps, "nextTick": following if reachable else None}
+
+    # -- mutations -------------------------------------------------------------------------
+
+    async def simulation_create(self, caller: Caller, input: models.CreateSimulationInput) -> Any:
+        scenario = input.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+        issues = engine.validate_scenario(scenario)
+        issues += [
+            {
+                "path": f"scenario.events[{index}].tick",
+                "message": f"tick {event['tick']} is after the run's last tick ({input.ticks}); "
+                "the event would never take effect",
+            }
+            for index, event in enumerate(scenario.get("events", []))
+            if event["tick"] > input.ticks
+        ]
+        if issues:
+            raise _error(
+                "BAD_REQUEST",
+                "invalid scenario: "
+                + "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
+                + (f" (and {len(issues) - 5} more)" if len(issues) > 5 else ""),
+                {"kind": "validation", "issues": issues},
+            )
+        if input.ticks > self.config.max_ticks:
+            raise _error(
+                "BAD_REQUEST",
+                f"ticks={input.ticks} exceeds this server's limit of {self.config.max_ticks}",
+                {
+                    "kind": "limit",
+                    "limit": "max_ticks",
+                    "maximum": self.config.max_ticks,
+                    "actual": input.ticks,
+                },
+            )
+        version = self._engine_version(input.engine_version or caller.engine_version)
+        organization_id = self._organization(caller, input.organization_id)
+        digest = hashlib.sha256(
+            engine.canonical_json(
+                {
+                    "scenario": scenario,
+                    "ticks": input.ticks,
+                    "engineVersion": version,
+                    "organizationId": organization_id,
+                }
+            ).encode()
+        ).hexdigest()
+        new = NewSimulation(
+            id="sim_" + base64.b32encode(secrets.token_bytes(15)).decode().lower(),
+            owner=caller.owner,
+            organization_id=organization_id,
+            scenario_json=engine.canonical_json(scenario),
+            scenario_name=input.scenario.name,
+            domain=input.scenario.domain,
+            seed=input.scenario.seed,
+            ticks=input.ticks,
+            engine_version=version,
+            idempotency_key=input.idempotency_key,
+            input_hash=digest,
+            created_at=utc_now(),
+        )
+        try:
+            record, created = self.store.create(new)
+        except IdempotencyConflict as exc:
+            raise _error(
+                "CONFLICT",
+                f"idempotency key already used for {exc.existing.id} with a different input",
+            ) from None
+        if created:
+            self.pool.submit(record.id)
+        return simulation_json(record)
+
+    async def simulation_cancel(self, caller: Caller, input: models.SimulationIdInput) -> Any:
+        record = self._find(caller, input.id)
+        if record.finished:
+            return simulation_json(record)
+        self.store.request_cancel(record.id)
+        if record.status == "queued":
+            self.store.finish(record.id, "cancelled", completed_at=utc_now())
+            self.notifier.notify(record.id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_WAIT_SECONDS
+        while True:
+            current = self._find(caller, record.id)
+            if current.finished or loop.time() >= deadline:
+                return simulation_json(current)
+            await self.notifier.wait(record.id, min(0.2, deadline - loop.time()))
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    async def simulation_stream(
+        self, caller: Caller, input: models.StreamInput
+    ) -> AsyncIterator[Tracked]:
+        record = self._find(caller, input.id)
+        position = int(input.last_event_id) if input.last_event_id is not None else 0
+        while True:
+            chunks = await asyncio.to_thread(self._chunks_after, record.id, position)
+            for last_tick, lines in chunks:
+                yield Tracked(str(last_tick), {"steps": [json.loads(line) for line in lines]})
+                position = last_tick
+            record = self._find(caller, record.id)
+            if position >= record.tick and record.finished:
+                if record.status == "completed" or position >= record.ticks:
+                    return
+                reason = "cancelled"
+                message = f"simulation {record.id} was cancelled at tick {record.tick}"
+                if record.status == "failed":
+                    error = json.loads(record.error_json or "{}")
+                    reason = error.get("code", "failed")
+                    message = f"simulation {record.id} failed: {error.get('message', reason)}"
+                raise _error(
+                    "UNPROCESSABLE_CONTENT",
+                    message,
+                    {"kind": "simulation", "simulationId": record.id, "reason": reason},
+                )
+            if position >= record.tick:
+                await self.notifier.wait(record.id, self.config.stream_poll_seconds)
+
+    def _chunks_after(self, simulation_id: str, position: int) -> list[tuple[int, list[bytes]]]:
+        out = []
+        for _first, last, lines in self.store.iter_chunks(simulation_id, after_tick=position):
+            out.append((last, lines))
+            if len(out) >= 8:  # bounded read per wake-up; the loop comes back for more
+                break
+        return out
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _find(self, caller: Caller, simulation_id: str) -> SimulationRecord:
+        record = self.store.get(simulation_id, caller.owner)
+        if record is None:
+            raise _error("NOT_FOUND", f"simulation {simulation_id!r} not found")
+        return record
+
+    def _engine_version(self, requested: str | None) -> str:
+        try:
+            return engine.resolve_version(requested).version
+        except engine.EngineVersionError as exc:
+            raise _error(
+                "PRECONDITION_FAILED",
+                str(exc),
+                {"kind": "engine_version", "requested": exc.requested, "active": exc.active},
+            ) from None
+
+    def _organization(self, caller: Caller, requested: str | None) -> str | None:
+        if caller.organization_id is None:
+            return requested
+        if requested is not None and requested != caller.organization_id:
+            raise _error(
+                "FORBIDDEN",
+                f"this API key files simulations under its own organization "
+                f"({caller.organization_id}), not {requested}",
+            )
+        return caller.organization_id
+
+
+def simulation_json(record: SimulationRecord) -> dict[str, Any]:
+    """The wire form of a simulation record (``$defs/Simulation``)."""
+    return {
+        "id": record.id,
+        "status": record.status,
+        "scenarioName": record.scenario_name,
+        "domain": record.domain,
+        "seed": record.seed,
+        "ticks": record.ticks,
+        "tick": record.tick,
+        "engineVersion": record.engine_version,
+        "organizationId": record.organization_id,
+        "createdAt": record.created_at,
+        "completedAt": record.completed_at,
+        "summary": json.loads(record.summary_json) if record.summary_json else None,
+        "error": json.loads(record.error_json) if record.error_json else None,
+    }
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("s") or not text[1:].isdigit():
+            raise ValueError
+        return int(text[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _error("BAD_REQUEST", "cursor is not one this server issued") from None
