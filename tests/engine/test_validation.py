@@ -139,6 +139,20 @@ def test_json_numbers_normalize() -> None:
     assert run(a, 120) == run(b, 120)
 
 
+def test_compiled_scenario_keeps_names_and_values() -> None:
+    compiled = compile_scenario(rich_scenario())
+    assert compiled.name == "Deceptive Alignment Spikes"
+    assert compiled.seed == 1024
+    assert [m.name for m in compiled.models] == ["Model_A", "Model_B", "Model_C"]
+    assert compiled.models[1].guardrail == 50.0 and compiled.models[1].autonomy == 5.0
+    assert [b.name for b in compiled.bodies] == ["safety_board", "monitor"]
+    assert compiled.bodies[0].lag_gain == 1.0 / (1.0 + 0.5 * 25)
+    assert [e.tick for e in compiled.events] == sorted(e.tick for e in compiled.events)
+    changed = rich_scenario()
+    changed["name"] = "other"
+    assert compile_scenario(changed).fingerprint != compiled.fingerprint
+
+
 def test_defaults_are_filled_and_fingerprint_sees_them() -> None:
     a = sweep_scenario(100)
     b = copy.deepcopy(a)

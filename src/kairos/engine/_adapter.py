@@ -234,7 +234,8 @@ def _check(wire: object) -> tuple[list[Issue], dict[str, Any] | None]:
     bodies: list[dict[str, Any] | None] = []
     raw_bodies = (
         ck.array("oversightBodies", top["oversightBodies"], 0, MAX_BODIES)
-        if "oversightBodies" in top else ()
+        if "oversightBodies" in top
+        else ()
     )
     for i, item in enumerate(raw_bodies or ()):
         bodies.append(ck.entity(f"oversightBodies[{i}]", item, BODY_FIELDS))
@@ -246,18 +247,16 @@ def _check(wire: object) -> tuple[list[Issue], dict[str, Any] | None]:
     )
     for kind, items, label in groups:
         for i, raw in enumerate(items):
-            name = raw.get("name") if isinstance(raw, Mapping) else None
-            if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            entity = raw.get("name") if isinstance(raw, Mapping) else None
+            if not isinstance(entity, str) or not _NAME_RE.fullmatch(entity):
                 continue
             path = f"{label}[{i}].name"
-            if name in kinds:
-                ck.add(path, f"duplicate name {name!r}: already used by {kinds[name][2]}")
+            if entity in kinds:
+                ck.add(path, f"duplicate name {entity!r}: already used by {kinds[entity][2]}")
             else:
-                kinds[name] = (kind, i, path)
+                kinds[entity] = (kind, i, path)
     events: list[dict[str, Any] | None] = []
-    raw_events = (
-        ck.array("events", top["events"], 0, MAX_EVENTS) if "events" in top else ()
-    )
+    raw_events = ck.array("events", top["events"], 0, MAX_EVENTS) if "events" in top else ()
     for i, item in enumerate(raw_events or ()):
         events.append(_check_event(ck, f"events[{i}]", item, kinds))
 
@@ -314,9 +313,7 @@ def _check_event(
     magnitude = None
     if spec is not None:
         if "magnitude" in raw:
-            magnitude = ck.number(
-                f"{path}.magnitude", raw["magnitude"], spec.minimum, spec.maximum
-            )
+            magnitude = ck.number(f"{path}.magnitude", raw["magnitude"], spec.minimum, spec.maximum)
         else:
             magnitude = spec.default
     if len(ck.issues) > before:
@@ -328,7 +325,7 @@ def _check_event(
     return out
 
 
-def validate_scenario(wire: Mapping[str, Any] | object) -> list[Issue]:
+def validate_scenario(wire: object) -> list[Issue]:
     """Every problem of a wire-form scenario, each with its wire path; empty when valid."""
     return _check(wire)[0]
 
@@ -342,13 +339,23 @@ def compile_scenario(wire: Mapping[str, Any] | CompiledScenario) -> CompiledScen
     if norm is None:
         raise ScenarioError(issues)
     models = tuple(
-        ModelSpec(m["name"], m["capabilityIndex"], m["alignmentScore"], m["guardrailCoverage"],
-                  m["autonomyLevel"], m["humanOversightFreq"])
+        ModelSpec(
+            m["name"],
+            m["capabilityIndex"],
+            m["alignmentScore"],
+            m["guardrailCoverage"],
+            m["autonomyLevel"],
+            m["humanOversightFreq"],
+        )
         for m in norm["models"]
     )
     bodies = tuple(
-        BodySpec(b["name"], b["guardrailStrength"], b["responseLatency"],
-                 TICK / (TICK + LATENCY_TIME_CONSTANT * b["responseLatency"]))
+        BodySpec(
+            b["name"],
+            b["guardrailStrength"],
+            b["responseLatency"],
+            TICK / (TICK + LATENCY_TIME_CONSTANT * b["responseLatency"]),
+        )
         for b in norm["oversightBodies"]
     )
     index = {m.name: (KIND_MODEL, i) for i, m in enumerate(models)}

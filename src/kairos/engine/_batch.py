@@ -120,9 +120,16 @@ class BatchSimulation:
         self._upper: Bool = pair_ok & np.triu(np.ones((m_, m_), dtype=np.bool_), 1)
         self._rows = [
             (
-                ModelColumns(self.capability[b], self.alignment[b], self.deception[b],
-                             self.guardrail[b], self.autonomy[b], self.oversight[b],
-                             self.containment[b], len(sc.models)),
+                ModelColumns(
+                    self.capability[b],
+                    self.alignment[b],
+                    self.deception[b],
+                    self.guardrail[b],
+                    self.autonomy[b],
+                    self.oversight[b],
+                    self.containment[b],
+                    len(sc.models),
+                ),
                 BodyColumns(self.strength[b], self.readiness[b], len(sc.bodies)),
             )
             for b, sc in enumerate(self.scenarios)
@@ -182,9 +189,9 @@ class BatchSimulation:
             if paradox.any():
                 load = load_of(lam, gam)
                 first_yields = load[:, :, None] > load[:, None, :]
-                yields = (paradox & first_yields).any(axis=2) | (
-                    paradox & ~first_yields
-                ).any(axis=1)
+                yields = (paradox & first_yields).any(axis=2) | (paradox & ~first_yields).any(
+                    axis=1
+                )
                 involved = paradox.any(axis=2) | paradox.any(axis=1)
                 worst = np.where(paradox, score, np.inf).min(axis=(1, 2))
                 lam = np.where(yields, lam * DECREE_YIELD_FACTOR, lam)
@@ -222,8 +229,15 @@ class BatchSimulation:
         self.phase = next_phase_array(self.phase, sigma, any_lost)
         self.tick = t
         self._last = {
-            "events": events, "lam": lam, "gam": gam, "load": load, "stability": stability,
-            "sigma": sigma, "strengths": strengths, "new_loss": new_loss, "ghosts": ghost_rows,
+            "events": events,
+            "lam": lam,
+            "gam": gam,
+            "load": load,
+            "stability": stability,
+            "sigma": sigma,
+            "strengths": strengths,
+            "new_loss": new_loss,
+            "ghosts": ghost_rows,
             "magnitude": positive_part(load - BASIN_LOAD),
         }
 
@@ -271,20 +285,25 @@ class BatchSimulation:
             "phase": PHASE_NAMES[int(self.phase[b])],
             "agents": {
                 names[i]: {
-                    "gamma": gam[i], "lambda": lam[i], "stability": stab[i],
-                    "cumulativeStability": cum[i], "load": load[i],
-                    "capabilityIndex": cap[i], "alignmentScore": align[i], "basinLost": lost[i],
+                    "gamma": gam[i],
+                    "lambda": lam[i],
+                    "stability": stab[i],
+                    "cumulativeStability": cum[i],
+                    "load": load[i],
+                    "capabilityIndex": cap[i],
+                    "alignmentScore": align[i],
+                    "basinLost": lost[i],
                 }
                 for i in range(n)
             },
             "oversight": {
-                body.name: {"effectiveStrength": strengths[j]}
-                for j, body in enumerate(sc.bodies)
+                body.name: {"effectiveStrength": strengths[j]} for j, body in enumerate(sc.bodies)
             },
             "events": [dict(ev.wire) for eb, ev in last["events"] if eb == b],
             "losses": [
                 {"tick": t, "agent": names[i], "magnitude": float(magnitude[i])}
-                for i in range(n) if new_loss[i]
+                for i in range(n)
+                if new_loss[i]
             ],
             "ghost": ghost,
         }

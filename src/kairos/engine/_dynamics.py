@@ -49,8 +49,15 @@ from ._physics import (
 from ._prng import STREAM_NODE, STREAM_NOISE, counter, draw, kick_of, node_of
 
 MODEL_FLOAT_COLUMNS = (
-    "capability", "alignment", "deception", "guardrail", "autonomy", "oversight", "containment",
-    "reserve", "cumulative",
+    "capability",
+    "alignment",
+    "deception",
+    "guardrail",
+    "autonomy",
+    "oversight",
+    "containment",
+    "reserve",
+    "cumulative",
 )
 BODY_FLOAT_COLUMNS = ("strength", "readiness", "perceived")
 
@@ -105,8 +112,14 @@ class EngineState:
 
     def model_columns(self) -> ModelColumns:
         return ModelColumns(
-            self.capability, self.alignment, self.deception, self.guardrail, self.autonomy,
-            self.oversight, self.containment, len(self.capability),
+            self.capability,
+            self.alignment,
+            self.deception,
+            self.guardrail,
+            self.autonomy,
+            self.oversight,
+            self.containment,
+            len(self.capability),
         )
 
     def body_columns(self) -> BodyColumns:
@@ -128,11 +141,16 @@ def advance(
 
     if events or state.nominal is None:  # parameters only change through events
         state.nominal = (
-            [lambda_of(state.capability[i], state.autonomy[i], state.containment[i])
-             for i in range(n)],
-            [intrinsic_gamma(state.alignment[i], state.deception[i], state.guardrail[i],
-                             state.oversight[i])
-             for i in range(n)],
+            [
+                lambda_of(state.capability[i], state.autonomy[i], state.containment[i])
+                for i in range(n)
+            ],
+            [
+                intrinsic_gamma(
+                    state.alignment[i], state.deception[i], state.guardrail[i], state.oversight[i]
+                )
+                for i in range(n)
+            ],
         )
     lam, g_int = list(state.nominal[0]), state.nominal[1]
     total = 0.0
@@ -182,8 +200,10 @@ def advance(
             }
 
     for i in range(n):
-        kick = 0.0 if state.lost[i] else RESERVE_NOISE * kick_of(
-            draw(key, counter(t, i, STREAM_NOISE))
+        kick = (
+            0.0
+            if state.lost[i]
+            else RESERVE_NOISE * kick_of(draw(key, counter(t, i, STREAM_NOISE)))
         )
         r = integrator.step(state.reserve[i], lam[i], g_int[i], g_body, kick)
         r = 1.0 if r > 1.0 else r
@@ -196,11 +216,13 @@ def advance(
     for i in range(n):
         if not state.lost[i] and state.reserve[i] < RESERVE_SEPARATRIX:
             state.lost[i] = True
-            losses.append({
-                "tick": t,
-                "agent": models[i].name,
-                "magnitude": positive_part(load[i] - BASIN_LOAD),
-            })
+            losses.append(
+                {
+                    "tick": t,
+                    "agent": models[i].name,
+                    "magnitude": positive_part(load[i] - BASIN_LOAD),
+                }
+            )
 
     stability: list[float] = []
     if n == 1:
@@ -242,8 +264,7 @@ def advance(
             for i in range(n)
         },
         "oversight": {
-            body.name: {"effectiveStrength": strengths[b]}
-            for b, body in enumerate(scenario.bodies)
+            body.name: {"effectiveStrength": strengths[b]} for b, body in enumerate(scenario.bodies)
         },
         "events": [dict(event.wire) for event in events],
         "losses": losses,

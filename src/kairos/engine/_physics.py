@@ -44,7 +44,8 @@ def positive_part(x: Real) -> Real:
 def lambda_of(capability: Real, autonomy: Real, containment: Real) -> Real:
     """Lambda = capability / 100 * (0.5 + 0.1 * autonomy) * (1 - containment)."""
     return (
-        capability / CAPABILITY_SCALE
+        capability
+        / CAPABILITY_SCALE
         * (AUTONOMY_BASE + AUTONOMY_GAIN * autonomy)
         * (1.0 - containment)
     )

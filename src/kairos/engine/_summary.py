@@ -34,7 +34,9 @@ class SummaryAccumulator:
     def add(self, step: Mapping[str, Any]) -> None:
         """Feed one ``TraceStep`` wire dict (the next tick)."""
         self.add_values(
-            step["stability"], step["phase"], len(step.get("losses", ())),
+            step["stability"],
+            step["phase"],
+            len(step.get("losses", ())),
             step.get("ghost") is not None,
         )
 
@@ -71,9 +73,14 @@ class SummaryAccumulator:
     def to_state(self) -> dict[str, Any]:
         """JSON-able state (floats round-trip exactly through ``json``)."""
         return {
-            "count": self.count, "total": self.total, "compensation": self.compensation,
-            "minimum": None if self.count == 0 else self.minimum, "phase": self.phase,
-            "transitions": self.transitions, "losses": self.losses, "ghosts": self.ghosts,
+            "count": self.count,
+            "total": self.total,
+            "compensation": self.compensation,
+            "minimum": None if self.count == 0 else self.minimum,
+            "phase": self.phase,
+            "transitions": self.transitions,
+            "losses": self.losses,
+            "ghosts": self.ghosts,
         }
 
     @classmethod
