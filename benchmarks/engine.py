@@ -55,8 +55,12 @@ def scenario(seed: int) -> dict[str, Any]:
         "name": f"bench_{seed}",
         "seed": seed,
         "models": [
-            {"name": "alpha", "capabilityIndex": 200 + seed % 300, "alignmentScore": 80,
-             "guardrailCoverage": 60},
+            {
+                "name": "alpha",
+                "capabilityIndex": 200 + seed % 300,
+                "alignmentScore": 80,
+                "guardrailCoverage": 60,
+            },
             {"name": "beta", "capabilityIndex": 150, "alignmentScore": 65, "autonomyLevel": 7},
         ],
         "oversightBodies": [{"name": "board", "guardrailStrength": 70, "responseLatency": 30}],

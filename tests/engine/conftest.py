@@ -18,8 +18,6 @@ def schema_validator() -> Callable[[str], Draft202012Validator]:
     registry: Registry = Registry().with_resource(SCHEMA["$id"], resource)
 
     def make(name: str) -> Draft202012Validator:
-        return Draft202012Validator(
-            {"$ref": f"{SCHEMA['$id']}#/$defs/{name}"}, registry=registry
-        )
+        return Draft202012Validator({"$ref": f"{SCHEMA['$id']}#/$defs/{name}"}, registry=registry)
 
     return make

@@ -24,8 +24,7 @@ REFERENCES: dict[str, tuple[dict[str, Any], int]] = {
     "sweep_100": (sweep_scenario(100), 500),
     "sweep_334": (sweep_scenario(334), 500),
     "sweep_604_board": (
-        sweep_scenario(604, body={"name": "board", "guardrailStrength": 70,
-                                  "responseLatency": 35}),
+        sweep_scenario(604, body={"name": "board", "guardrailStrength": 70, "responseLatency": 35}),
         500,
     ),
     "deceptive_alignment_spikes": (rich_scenario(), 400),

@@ -32,9 +32,7 @@ def sweep_scenario(
         "name": f"sweep_{capability}",
         "seed": capability,
         "models": [model],
-        "events": [
-            {"tick": 100, "type": "capability_jump", "target": "model", "magnitude": 0.3}
-        ],
+        "events": [{"tick": 100, "type": "capability_jump", "target": "model", "magnitude": 0.3}],
     }
     if body is not None:
         scenario["oversightBodies"] = [body]
@@ -48,11 +46,22 @@ def rich_scenario(seed: int = 1024) -> dict[str, Any]:
         "domain": "ai_safety",
         "seed": seed,
         "models": [
-            {"name": "Model_A", "capabilityIndex": 850, "alignmentScore": 92, "autonomyLevel": 8,
-             "humanOversightFreq": 20, "guardrailCoverage": 95},
+            {
+                "name": "Model_A",
+                "capabilityIndex": 850,
+                "alignmentScore": 92,
+                "autonomyLevel": 8,
+                "humanOversightFreq": 20,
+                "guardrailCoverage": 95,
+            },
             {"name": "Model_B", "capabilityIndex": 300, "alignmentScore": 30},
-            {"name": "Model_C", "capabilityIndex": 900, "alignmentScore": 10,
-             "guardrailCoverage": 0, "humanOversightFreq": 0},
+            {
+                "name": "Model_C",
+                "capabilityIndex": 900,
+                "alignmentScore": 10,
+                "guardrailCoverage": 0,
+                "humanOversightFreq": 0,
+            },
         ],
         "oversightBodies": [
             {"name": "safety_board", "guardrailStrength": 75, "responseLatency": 25},
@@ -79,10 +88,20 @@ def paradox_scenario(seed: int = 3) -> dict[str, Any]:
         "name": "dual administrator",
         "seed": seed,
         "models": [
-            {"name": "a", "capabilityIndex": 1000, "alignmentScore": 0, "guardrailCoverage": 0,
-             "humanOversightFreq": 0},
-            {"name": "b", "capabilityIndex": 800, "alignmentScore": 5, "guardrailCoverage": 0,
-             "humanOversightFreq": 0},
+            {
+                "name": "a",
+                "capabilityIndex": 1000,
+                "alignmentScore": 0,
+                "guardrailCoverage": 0,
+                "humanOversightFreq": 0,
+            },
+            {
+                "name": "b",
+                "capabilityIndex": 800,
+                "alignmentScore": 5,
+                "guardrailCoverage": 0,
+                "humanOversightFreq": 0,
+            },
         ],
     }
 
@@ -115,10 +134,11 @@ def scenario_strategy() -> Any:
 
     @st.composite
     def build(draw: Any) -> dict[str, Any]:
-        models = [dict(m, name=f"m{i}") for i, m in enumerate(
-            draw(st.lists(model, min_size=1, max_size=4)))]
-        bodies = [dict(b, name=f"b{i}") for i, b in enumerate(
-            draw(st.lists(body, max_size=2)))]
+        models = [
+            dict(m, name=f"m{i}")
+            for i, m in enumerate(draw(st.lists(model, min_size=1, max_size=4)))
+        ]
+        bodies = [dict(b, name=f"b{i}") for i, b in enumerate(draw(st.lists(body, max_size=2)))]
         events = []
         for _ in range(draw(st.integers(0, 8))):
             spec = draw(st.sampled_from(EVENT_TYPES))

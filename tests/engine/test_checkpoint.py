@@ -36,8 +36,12 @@ def resumed(scenario: dict[str, Any], ticks: int, at: int, version: str) -> list
 @pytest.mark.parametrize("version", active_versions())
 @pytest.mark.parametrize(
     ("scenario", "at"),
-    [(rich_scenario(), 11), (paradox_scenario(), 57), (sweep_scenario(604), 100),
-     (sweep_scenario(340), 0)],
+    [
+        (rich_scenario(), 11),
+        (paradox_scenario(), 57),
+        (sweep_scenario(604), 100),
+        (sweep_scenario(340), 0),
+    ],
     ids=["rich", "paradox", "loss", "at-zero"],
 )
 def test_resume_equals_uninterrupted(scenario: dict[str, Any], at: int, version: str) -> None:

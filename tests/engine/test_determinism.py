@@ -74,7 +74,11 @@ def test_identical_bytes_in_another_process(version: str) -> None:
     env = dict(os.environ, PYTHONHASHSEED="4242", PYTHONPATH=str(REPO / "src"))
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT.format(tests=str(REPO / "tests"), version=version)],
-        env=env, capture_output=True, text=True, check=True, cwd=str(REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(REPO),
     ).stdout.split()
     assert out == [expected[0], expected[1], expected[0]]
 
@@ -124,14 +128,64 @@ def test_counters_do_not_collide() -> None:
 
 FORBIDDEN_MODULES = {"random", "secrets", "statistics", "numpy.random", "decimal", "fractions"}
 FORBIDDEN_MATH = {
-    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "pow", "sin", "cos", "tan", "asin",
-    "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc",
-    "gamma", "lgamma", "hypot", "cbrt", "fsum", "prod", "sumprod", "fma", "dist",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "pow",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "erf",
+    "erfc",
+    "gamma",
+    "lgamma",
+    "hypot",
+    "cbrt",
+    "fsum",
+    "prod",
+    "sumprod",
+    "fma",
+    "dist",
 }
 FORBIDDEN_NUMPY = FORBIDDEN_MATH | {
-    "power", "float_power", "logaddexp", "sum", "mean", "nansum", "cumsum", "cumprod", "dot",
-    "matmul", "einsum", "inner", "tensordot", "average", "std", "var", "random", "linalg",
-    "exp", "expm1", "square", "reciprocal", "polyval", "trapezoid",
+    "power",
+    "float_power",
+    "logaddexp",
+    "sum",
+    "mean",
+    "nansum",
+    "cumsum",
+    "cumprod",
+    "dot",
+    "matmul",
+    "einsum",
+    "inner",
+    "tensordot",
+    "average",
+    "std",
+    "var",
+    "random",
+    "linalg",
+    "exp",
+    "expm1",
+    "square",
+    "reciprocal",
+    "polyval",
+    "trapezoid",
 }
 FORBIDDEN_BUILTINS = {"pow", "sum", "hash"}
 FORBIDDEN_METHODS = {"sum", "mean", "prod", "cumsum", "cumprod", "dot", "std", "var"}
@@ -144,8 +198,7 @@ def violations(source: str, filename: str = "<src>") -> list[str]:
     for node in ast.walk(tree):
         where = f"{filename}:{getattr(node, 'lineno', 0)}"
         if isinstance(node, ast.Import):
-            found += [f"{where} import {a.name}" for a in node.names
-                      if a.name in FORBIDDEN_MODULES]
+            found += [f"{where} import {a.name}" for a in node.names if a.name in FORBIDDEN_MODULES]
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
             if module in FORBIDDEN_MODULES:
@@ -175,8 +228,12 @@ def violations(source: str, filename: str = "<src>") -> list[str]:
             func = node.func
             if isinstance(func, ast.Name) and func.id in FORBIDDEN_BUILTINS:
                 found.append(f"{where} {func.id}()")
-            if isinstance(func, ast.Attribute) and func.attr in FORBIDDEN_METHODS and not (
-                isinstance(func.value, ast.Name) and func.value.id in ("np", "numpy", "math")
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in FORBIDDEN_METHODS
+                and not (
+                    isinstance(func.value, ast.Name) and func.value.id in ("np", "numpy", "math")
+                )
             ):
                 found.append(f"{where} .{func.attr}()")
     return found
@@ -217,8 +274,20 @@ def test_scanner_allows_the_permitted_operations() -> None:
 
 
 def test_engine_imports_no_client_server_or_network_code() -> None:
-    banned = ("kairos.client", "kairos.server", "kairos._trpc", "httpx", "websockets",
-              "starlette", "uvicorn", "pydantic", "socket", "asyncio", "sqlite3", "kairos_api")
+    banned = (
+        "kairos.client",
+        "kairos.server",
+        "kairos._trpc",
+        "httpx",
+        "websockets",
+        "starlette",
+        "uvicorn",
+        "pydantic",
+        "socket",
+        "asyncio",
+        "sqlite3",
+        "kairos_api",
+    )
     for path in ENGINE_DIR.glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):

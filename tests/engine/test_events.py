@@ -17,8 +17,14 @@ def base(events: list[dict[str, Any]]) -> dict[str, Any]:
         "name": "events",
         "seed": 7,
         "models": [
-            {"name": "m", "capabilityIndex": 200, "alignmentScore": 80, "guardrailCoverage": 50,
-             "autonomyLevel": 5, "humanOversightFreq": 50},
+            {
+                "name": "m",
+                "capabilityIndex": 200,
+                "alignmentScore": 80,
+                "guardrailCoverage": 50,
+                "autonomyLevel": 5,
+                "humanOversightFreq": 50,
+            },
             {"name": "n", "capabilityIndex": 100, "alignmentScore": 80},
         ],
         "oversightBodies": [{"name": "board", "guardrailStrength": 60, "responseLatency": 40}],
@@ -32,32 +38,67 @@ def m(step: Step) -> dict[str, Any]:
 
 
 CASES: list[tuple[str, str | None, float | None, Callable[[Step, Step], bool]]] = [
-    ("capability_jump", "m", 0.3,
-     lambda b, a: m(a)["capabilityIndex"] == pytest.approx(260.0)
-     and m(a)["lambda"] > m(b)["lambda"]),
-    ("alignment_drift", "m", None,  # default -10 points
-     lambda b, a: m(a)["alignmentScore"] == 70.0 and m(a)["gamma"] < m(b)["gamma"]),
-    ("deceptive_alignment", "m", 0.5,
-     lambda b, a: m(a)["alignmentScore"] == 40.0 and m(a)["gamma"] < m(b)["gamma"]),
-    ("guardrail_breach", "m", 1.0,
-     lambda b, a: m(a)["gamma"] < m(b)["gamma"]),
-    ("guardrail_breach", "board", 0.5,
-     lambda b, a: a["oversight"]["board"]["effectiveStrength"] == pytest.approx(30.0)),
-    ("autonomy_grant", "m", None,  # default +2 levels: factor 1.0 -> 1.2
-     lambda b, a: m(a)["lambda"] == pytest.approx(m(b)["lambda"] * 1.2)),
-    ("oversight_lapse", "board", None,  # default: total lapse, recovering through the lag
-     lambda b, a: 0.0 < a["oversight"]["board"]["effectiveStrength"] < 10.0),
-    ("human_escalation", "m", None,  # default +25 points
-     lambda b, a: m(a)["gamma"] > m(b)["gamma"]),
-    ("containment", "m", None,  # default halves the pressure
-     lambda b, a: m(a)["lambda"] == pytest.approx(m(b)["lambda"] * 0.5)),
+    (
+        "capability_jump",
+        "m",
+        0.3,
+        lambda b, a: (
+            m(a)["capabilityIndex"] == pytest.approx(260.0) and m(a)["lambda"] > m(b)["lambda"]
+        ),
+    ),
+    (
+        "alignment_drift",
+        "m",
+        None,  # default -10 points
+        lambda b, a: m(a)["alignmentScore"] == 70.0 and m(a)["gamma"] < m(b)["gamma"],
+    ),
+    (
+        "deceptive_alignment",
+        "m",
+        0.5,
+        lambda b, a: m(a)["alignmentScore"] == 40.0 and m(a)["gamma"] < m(b)["gamma"],
+    ),
+    ("guardrail_breach", "m", 1.0, lambda b, a: m(a)["gamma"] < m(b)["gamma"]),
+    (
+        "guardrail_breach",
+        "board",
+        0.5,
+        lambda b, a: a["oversight"]["board"]["effectiveStrength"] == pytest.approx(30.0),
+    ),
+    (
+        "autonomy_grant",
+        "m",
+        None,  # default +2 levels: factor 1.0 -> 1.2
+        lambda b, a: m(a)["lambda"] == pytest.approx(m(b)["lambda"] * 1.2),
+    ),
+    (
+        "oversight_lapse",
+        "board",
+        None,  # default: total lapse, recovering through the lag
+        lambda b, a: 0.0 < a["oversight"]["board"]["effectiveStrength"] < 10.0,
+    ),
+    (
+        "human_escalation",
+        "m",
+        None,  # default +25 points
+        lambda b, a: m(a)["gamma"] > m(b)["gamma"],
+    ),
+    (
+        "containment",
+        "m",
+        None,  # default halves the pressure
+        lambda b, a: m(a)["lambda"] == pytest.approx(m(b)["lambda"] * 0.5),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("kind", "target", "magnitude", "check"), CASES,
-                         ids=[f"{c[0]}-{c[1]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("kind", "target", "magnitude", "check"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES]
+)
 def test_event_effect(
-    kind: str, target: str | None, magnitude: float | None,
+    kind: str,
+    target: str | None,
+    magnitude: float | None,
     check: Callable[[Step, Step], bool],
 ) -> None:
     event: dict[str, Any] = {"tick": 3, "type": kind}
@@ -81,8 +122,15 @@ def _default(kind: str) -> float:
 
 
 def test_system_target_acts_on_every_model_and_body() -> None:
-    steps = run(base([{"tick": 2, "type": "capability_jump", "magnitude": 1.0},
-                      {"tick": 2, "type": "guardrail_breach", "magnitude": 1.0}]), 2)
+    steps = run(
+        base(
+            [
+                {"tick": 2, "type": "capability_jump", "magnitude": 1.0},
+                {"tick": 2, "type": "guardrail_breach", "magnitude": 1.0},
+            ]
+        ),
+        2,
+    )
     after = steps[1]
     assert after["agents"]["m"]["capabilityIndex"] == 400.0
     assert after["agents"]["n"]["capabilityIndex"] == 200.0
@@ -94,8 +142,10 @@ def test_system_target_acts_on_every_model_and_body() -> None:
 
 
 def test_events_in_one_tick_apply_in_input_order() -> None:
-    drift_then_floor = [{"tick": 2, "type": "alignment_drift", "target": "m", "magnitude": 50},
-                        {"tick": 2, "type": "alignment_drift", "target": "m", "magnitude": -100}]
+    drift_then_floor = [
+        {"tick": 2, "type": "alignment_drift", "target": "m", "magnitude": 50},
+        {"tick": 2, "type": "alignment_drift", "target": "m", "magnitude": -100},
+    ]
     steps = run(base(drift_then_floor), 2)
     assert steps[1]["agents"]["m"]["alignmentScore"] == 0.0  # 80 -> 100 (clamped) -> 0
     steps = run(base(drift_then_floor[::-1]), 2)

@@ -62,8 +62,9 @@ def test_slow_oversight_cannot_compensate_a_shock() -> None:
     """A fast body re-adapts within the tick; a slow one lags and the model erodes meanwhile."""
 
     def scenario(capability: int, latency: float) -> dict[str, Any]:
-        sc = sweep_scenario(capability, body={
-            "name": "board", "guardrailStrength": 80, "responseLatency": latency})
+        sc = sweep_scenario(
+            capability, body={"name": "board", "guardrailStrength": 80, "responseLatency": latency}
+        )
         sc["events"][0]["magnitude"] = 1.0
         return sc
 
@@ -71,8 +72,7 @@ def test_slow_oversight_cannot_compensate_a_shock() -> None:
     thresholds = []
     for latency in (0, 100):
         summaries = summarize_batch([scenario(c, latency) for c in caps], 400)
-        thresholds.append(next(c for c, s in zip(caps, summaries, strict=True)
-                               if s["basinLosses"]))
+        thresholds.append(next(c for c, s in zip(caps, summaries, strict=True) if s["basinLosses"]))
     fast, slow = thresholds
     assert slow < fast
     steps = run(scenario(300, 100), 400)
@@ -89,8 +89,9 @@ def test_slow_oversight_cannot_compensate_a_shock() -> None:
 def test_basin_loss_is_irreversible() -> None:
     """Removing the pressure after a loss (total containment) does not restore resonance."""
     scenario = sweep_scenario(600)
-    scenario["events"].append({"tick": 200, "type": "containment", "target": "model",
-                               "magnitude": 1.0})
+    scenario["events"].append(
+        {"tick": 200, "type": "containment", "target": "model", "magnitude": 1.0}
+    )
     steps = run(scenario, 600)
     losses = basin_losses(steps)
     assert len(losses) == 1 and losses[0]["tick"] < 200
@@ -105,16 +106,18 @@ def test_basin_loss_is_irreversible() -> None:
 def test_the_same_relief_before_a_loss_keeps_the_system_resonant() -> None:
     """Contrast for irreversibility: containing the jump at once keeps the basin."""
     scenario = sweep_scenario(400)
-    scenario["events"].append({"tick": 100, "type": "containment", "target": "model",
-                               "magnitude": 0.5})
+    scenario["events"].append(
+        {"tick": 100, "type": "containment", "target": "model", "magnitude": 0.5}
+    )
     steps = run(scenario, 500)
     assert basin_losses(steps) == []
     assert steps[-1]["phase"] == "resonant"
 
 
 def test_containment_of_a_lost_contained_system_with_oversight_is_stagnant() -> None:
-    scenario = sweep_scenario(600, body={"name": "board", "guardrailStrength": 90,
-                                         "responseLatency": 0})
+    scenario = sweep_scenario(
+        600, body={"name": "board", "guardrailStrength": 90, "responseLatency": 0}
+    )
     scenario["models"][0]["alignmentScore"] = 20
     scenario["events"].append({"tick": 300, "type": "containment", "magnitude": 1.0})
     steps = run(scenario, 500)
@@ -123,8 +126,11 @@ def test_containment_of_a_lost_contained_system_with_oversight_is_stagnant() -> 
 
 
 def test_overwhelming_buffer_is_stagnant_and_hysteresis_holds() -> None:
-    tool = {"name": "tool", "seed": 1, "models": [
-        {"name": "m", "capabilityIndex": 1, "alignmentScore": 100, "autonomyLevel": 0}]}
+    tool = {
+        "name": "tool",
+        "seed": 1,
+        "models": [{"name": "m", "capabilityIndex": 1, "alignmentScore": 100, "autonomyLevel": 0}],
+    }
     steps = run(tool, 50)
     assert {s["phase"] for s in steps} == {"stagnant"}
     assert summarize(steps)["phaseTransitions"] == 0

@@ -41,8 +41,11 @@ def test_transition_records() -> None:
     assert transitions
     for record in transitions:
         before, after = steps[record["tick"] - 2], steps[record["tick"] - 1]
-        assert record == {"tick": after["t"], "fromPhase": before["phase"],
-                          "toPhase": after["phase"]}
+        assert record == {
+            "tick": after["t"],
+            "fromPhase": before["phase"],
+            "toPhase": after["phase"],
+        }
     loss = basin_losses(steps)[0]
     assert loss["agent"] == "model" and loss["magnitude"] >= 0
     assert steps[loss["tick"] - 1]["agents"]["model"]["basinLost"]

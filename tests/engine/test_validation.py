@@ -29,8 +29,12 @@ def test_every_problem_is_reported_with_its_path_and_range() -> None:
         "seed": -1,
         "models": [
             {"name": "A", "capabilityIndex": 1200, "alignmentScore": True, "extra": 1},
-            {"name": "A", "capabilityIndex": 10, "alignmentScore": 50,
-             "autonomyLevel": float("nan")},
+            {
+                "name": "A",
+                "capabilityIndex": 10,
+                "alignmentScore": 50,
+                "autonomyLevel": float("nan"),
+            },
             {"capabilityIndex": "high", "alignmentScore": -1, "guardrailCoverage": 101},
         ],
         "oversightBodies": [{"name": "board", "guardrailStrength": 50}],
@@ -87,7 +91,8 @@ def test_compile_raises_with_all_issues() -> None:
     with pytest.raises(ScenarioError) as info:
         compile_scenario(scenario)
     assert [i["path"] for i in info.value.issues] == [
-        "models[0].capabilityIndex", "events[0].magnitude",
+        "models[0].capabilityIndex",
+        "events[0].magnitude",
     ]
     assert "models[0].capabilityIndex: must be between 1 and 1000, got 0" in str(info.value)
     with pytest.raises(ScenarioError):
@@ -101,12 +106,30 @@ def test_compile_raises_with_all_issues() -> None:
         ({}, "name"),
         ({"name": "x", "seed": 1, "models": []}, "models"),
         ({"name": "x", "seed": 1, "models": "m"}, "models"),
-        ({"name": "x", "seed": True, "models": [{"name": "m", "capabilityIndex": 1,
-                                                  "alignmentScore": 1}]}, "seed"),
-        ({"name": "x", "seed": 1, "models": [{"name": ".m", "capabilityIndex": 1,
-                                               "alignmentScore": 1}]}, "models[0].name"),
-        ({"name": "x", "seed": 1, "models": [{"name": "m" * 65, "capabilityIndex": 1,
-                                               "alignmentScore": 1}]}, "models[0].name"),
+        (
+            {
+                "name": "x",
+                "seed": True,
+                "models": [{"name": "m", "capabilityIndex": 1, "alignmentScore": 1}],
+            },
+            "seed",
+        ),
+        (
+            {
+                "name": "x",
+                "seed": 1,
+                "models": [{"name": ".m", "capabilityIndex": 1, "alignmentScore": 1}],
+            },
+            "models[0].name",
+        ),
+        (
+            {
+                "name": "x",
+                "seed": 1,
+                "models": [{"name": "m" * 65, "capabilityIndex": 1, "alignmentScore": 1}],
+            },
+            "models[0].name",
+        ),
     ],
 )
 def test_structural_problems(scenario: Any, path: str) -> None:
@@ -166,8 +189,13 @@ def test_defaults_are_filled_and_fingerprint_sees_them() -> None:
 
 def test_boundaries_are_inclusive() -> None:
     scenario = sweep_scenario(1)
-    scenario["models"][0].update(capabilityIndex=1000, alignmentScore=0, autonomyLevel=10,
-                                 guardrailCoverage=100, humanOversightFreq=0)
+    scenario["models"][0].update(
+        capabilityIndex=1000,
+        alignmentScore=0,
+        autonomyLevel=10,
+        guardrailCoverage=100,
+        humanOversightFreq=0,
+    )
     scenario["events"][0]["magnitude"] = 10
     scenario["seed"] = 2**53 - 1
     assert validate_scenario(scenario) == []
