@@ -116,13 +116,13 @@ class TraceQueries(Sequence[TraceStep]):
     def mean_stability(self) -> float:
         """The mean of the global stability ``step.stability`` over the steps.
 
-        Computed as the correctly rounded exact sum (Shewchuk's algorithm, as ``math.fsum``)
-        divided by the number of steps: no accumulated rounding error however long the run, and
-        the same value whatever the order of summation, so it is reproducible across machines
-        and identical for :class:`Trace` and :class:`LazyTrace`.
+        Computed exactly as the engine's run summary computes it (a Neumaier-compensated sum in
+        tick order, divided by the number of steps), so that for a whole run it equals the
+        server's ``summary.meanStability`` bit for bit, and :class:`Trace` and
+        :class:`LazyTrace` agree.
         """
         summary = self._nonempty()
-        return summary.stability_sum.value() / summary.count
+        return summary.mean_stability()
 
     def min_stability(self) -> float:
         """The lowest global stability of any step."""

@@ -9,34 +9,9 @@ from __future__ import annotations
 
 import math
 
+from kairos.engine import SummaryAccumulator
 from kairos_api import BasinLoss, GhostBranch, PhaseTransition, TraceStep
 from kairos_api.models import Phase
-
-_SCALE = 1074  # 2**-1074 is the smallest positive double: every double is k * 2**-1074
-
-
-class ExactSum:
-    """A running float sum with no rounding error until it is read.
-
-    Every finite double is an integer multiple of ``2**-1074``, so the sum is kept exactly as
-    that integer and :meth:`value` rounds it once (Python's integer true division is correctly
-    rounded). The result is therefore the correctly rounded sum, equal to ``math.fsum`` over all
-    the values and independent of their order, in memory that does not grow with their number.
-    """
-
-    __slots__ = ("_total",)
-
-    def __init__(self) -> None:
-        self._total = 0
-
-    def add(self, x: float) -> None:
-        if not math.isfinite(x):
-            raise ValueError(f"cannot sum the non-finite value {x!r}")
-        numerator, denominator = x.as_integer_ratio()  # denominator is a power of two
-        self._total += numerator << (_SCALE + 1 - denominator.bit_length())
-
-    def value(self) -> float:
-        return self._total / (1 << _SCALE)
 
 
 class TraceSummary:
@@ -56,7 +31,9 @@ class TraceSummary:
         self.agent_ids: tuple[str, ...] = ()
         self._agent_set: frozenset[str] = frozenset()
         self.min_stability = math.inf
-        self.stability_sum = ExactSum()
+        # The engine's accumulator, so that a trace's mean stability is exactly the mean in
+        # the server's summary of the same run (a Neumaier-compensated sum in tick order).
+        self._engine_summary = SummaryAccumulator()
         self.transitions: list[PhaseTransition] = []
         self.losses: list[BasinLoss] = []
         self.ghosts: list[GhostBranch] = []
@@ -93,9 +70,16 @@ class TraceSummary:
         self.count += 1
         self.last_tick = step.t
         self.last_phase = step.phase
-        self.stability_sum.add(step.stability)
+        self._engine_summary.add_values(
+            step.stability, step.phase, len(step.losses), step.ghost is not None
+        )
         if step.stability < self.min_stability:
             self.min_stability = step.stability
         self.losses.extend(step.losses)
         if step.ghost is not None:
             self.ghosts.append(step.ghost)
+
+    def mean_stability(self) -> float:
+        """The mean global stability of the steps added, as the engine's summary computes it."""
+        mean: float = self._engine_summary.summary()["meanStability"]
+        return mean
