@@ -1,0 +1,87 @@
+"""Real reference servers on 127.0.0.1 for the server tests, and small wire helpers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kairos.server import ServerConfig, ServerThread
+from kairos.server._auth import RateLimit
+
+SCENARIO: dict[str, Any] = {
+    "name": "capability sweep point",
+    "seed": 7,
+    "models": [
+        {"name": "model", "capabilityIndex": 400, "alignmentScore": 70, "guardrailCoverage": 60}
+    ],
+    "events": [{"tick": 3, "type": "capability_jump", "target": "model", "magnitude": 0.3}],
+}
+
+
+class Wire:
+    """tRPC calls over plain httpx, as any HTTP client would make them."""
+
+    def __init__(self, url: str, api_key: str | None = None) -> None:
+        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = httpx.Client(base_url=url + "/trpc", headers=headers, timeout=30)
+        self.ws_url = url.replace("http://", "ws://") + "/trpc"
+
+    def query(self, path: str, input: Any = None, **kwargs: Any) -> httpx.Response:
+        params = {"input": json.dumps(input)} if input is not None else {}
+        return self.http.get(f"/{path}", params=params, **kwargs)
+
+    def mutate(self, path: str, input: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.http.post(f"/{path}", json=input, **kwargs)
+
+    def data(self, response: httpx.Response) -> Any:
+        assert response.status_code == 200, response.text
+        return response.json()["result"]["data"]
+
+    def create(self, ticks: int = 300, **overrides: Any) -> dict[str, Any]:
+        scenario = {**SCENARIO, **overrides}
+        return self.data(self.mutate("simulation.create", {"scenario": scenario, "ticks": ticks}))
+
+    def wait(self, simulation_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.data(self.query("simulation.get", {"id": simulation_id}))
+            if record["status"] in ("completed", "failed", "cancelled"):
+                return record
+            assert time.monotonic() < deadline, f"{simulation_id} still {record['status']}"
+            time.sleep(0.02)
+
+
+def start_server(tmp: Path, **options: Any) -> ServerThread:
+    config = ServerConfig(db_path=tmp / "kairos.db", port=0, workers=2, **options)
+    server = ServerThread(config)
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    thread = start_server(tmp_path_factory.mktemp("server"), rate_limit=None)
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture(scope="module")
+def wire(server: ServerThread) -> Wire:
+    return Wire(server.url)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    thread = start_server(
+        tmp_path_factory.mktemp("keyed"),
+        api_keys={"krs_alpha": "org_alpha", "krs_beta": "org_beta"},
+        rate_limit=RateLimit(rate=5.0, burst=20),
+    )
+    yield thread
+    thread.stop()
