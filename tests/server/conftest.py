@@ -58,7 +58,8 @@ class Wire:
 
 
 def start_server(tmp: Path, **options: Any) -> ServerThread:
-    config = ServerConfig(db_path=tmp / "kairos.db", port=0, workers=2, **options)
+    options.setdefault("workers", 2)
+    config = ServerConfig(db_path=tmp / "kairos.db", port=0, **options)
     server = ServerThread(config)
     server.start()
     return server

@@ -93,6 +93,10 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     try:
         if await _open(connection):
             await _serve(connection)
+        else:
+            # Refused: let the writer send the error and the close frame before it stops.
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(writer), 5)
     except WebSocketDisconnect:
         pass
     finally:
