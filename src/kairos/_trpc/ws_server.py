@@ -28,6 +28,7 @@ __all__ = [
     "WSRequest",
     "WSStop",
     "encode_data",
+    "encode_data_json",
     "encode_error",
     "encode_reconnect",
     "encode_result",
@@ -238,6 +239,26 @@ def encode_data(
         raise ValueError("a tracked id is a non-empty string without NUL, CR or LF")
     wrapped = {"id": tracked_id, "data": data}
     return _frame(id, jsonrpc, "result", {"type": "data", "id": tracked_id, "data": wrapped})
+
+
+_RAW_SLOT = "\0kairos-raw-json\0"
+_RAW_SLOT_JSON = encode_json(_RAW_SLOT)
+
+
+def encode_data_json(
+    id: RequestId,
+    data_json: str,
+    *,
+    tracked_id: str | None = None,
+    jsonrpc: JSONRPC | None = None,
+) -> str:
+    """:func:`encode_data` for a value that is already JSON text (e.g. trace steps as stored),
+    spliced in as it is instead of being parsed and encoded again. ``data_json`` must be one
+    valid JSON value; the caller vouches for it."""
+    frame = encode_data(id, _RAW_SLOT, tracked_id=tracked_id, jsonrpc=jsonrpc)
+    head, slot, tail = frame.rpartition(_RAW_SLOT_JSON)
+    assert slot, "the data slot is always in the frame"
+    return head + data_json + tail
 
 
 def encode_stopped(id: RequestId, *, jsonrpc: JSONRPC | None = None) -> str:

@@ -43,10 +43,10 @@ class Caller:
 
 @dataclass(frozen=True)
 class Tracked:
-    """A subscription event with its tracked id."""
+    """A subscription event with its tracked id; ``data_json`` is the event as JSON text."""
 
     id: str
-    data: Any
+    data_json: str
 
 
 def _error(code: ErrorKey, message: str, kairos: dict[str, Any] | None = None) -> TRPCError:
@@ -221,7 +221,8 @@ class Service:
         while True:
             chunks = await asyncio.to_thread(self._chunks_after, record.id, position)
             for last_tick, lines in chunks:
-                yield Tracked(str(last_tick), {"steps": [json.loads(line) for line in lines]})
+                # Stored steps are canonical JSON already: splice them, don't re-encode.
+                yield Tracked(str(last_tick), '{"steps":[' + b",".join(lines).decode() + "]}")
                 position = last_tick
             record = self._find(caller, record.id)
             if position >= record.tick and record.finished:

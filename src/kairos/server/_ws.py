@@ -21,7 +21,7 @@ from kairos._trpc.ws_server import (
     NullIdRequest,
     WSRequest,
     WSStop,
-    encode_data,
+    encode_data_json,
     encode_error,
     encode_reconnect,
     encode_result,
@@ -254,7 +254,9 @@ async def _stream(connection: Connection, item: WSRequest) -> None:
         await connection.send(encode_started(item.id, jsonrpc=item.jsonrpc))
         async for event in events:
             await connection.send(
-                encode_data(item.id, event.data, tracked_id=event.id, jsonrpc=item.jsonrpc)
+                encode_data_json(
+                    item.id, event.data_json, tracked_id=event.id, jsonrpc=item.jsonrpc
+                )
             )
     except asyncio.CancelledError:
         stopped_by_server = False  # stopped by the client or the socket closed

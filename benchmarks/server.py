@@ -1,0 +1,142 @@
+"""``scripts/bench server``: the reference server's throughput on loopback.
+
+Prints, measured side by side in one run:
+* simulations per second through the server (create over HTTP, run in the worker pool, wait for
+  completion) beside the engine running the same scenarios in this process, one after another;
+* trace steps per second streamed over the WebSocket to a raw ``websockets`` client (decoding
+  every frame) beside the engine computing the same steps in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from kairos import engine
+from kairos.server import ServerConfig, ServerThread
+
+SIMULATIONS = 64
+SIM_TICKS = 500
+STREAM_TICKS = 100_000
+
+
+def scenario(seed: int) -> dict[str, Any]:
+    return {
+        "name": f"bench {seed}",
+        "seed": seed,
+        "models": [
+            {"name": "a", "capabilityIndex": 300 + seed % 500, "alignmentScore": 70},
+            {"name": "b", "capabilityIndex": 500, "alignmentScore": 60},
+        ],
+        "oversightBodies": [{"name": "board", "guardrailStrength": 70, "responseLatency": 20}],
+        "events": [{"tick": 100, "type": "capability_jump", "target": "a", "magnitude": 0.3}],
+    }
+
+
+async def simulations_per_second(url: str) -> float:
+    async with httpx.AsyncClient(base_url=url + "/trpc", timeout=120) as http:
+        start = time.perf_counter()
+        created = await asyncio.gather(
+            *(
+                http.post("/simulation.create", json={"scenario": scenario(n), "ticks": SIM_TICKS})
+                for n in range(SIMULATIONS)
+            )
+        )
+        pending = {r.json()["result"]["data"]["id"] for r in created}
+        while pending:
+            page = await http.get(
+                "/simulation.list",
+                params={"input": json.dumps({"limit": 200, "status": "completed"})},
+            )
+            pending -= {s["id"] for s in page.json()["result"]["data"]["items"]}
+            if pending:
+                await asyncio.sleep(0.01)
+        return SIMULATIONS / (time.perf_counter() - start)
+
+
+def engine_simulations_per_second() -> float:
+    start = time.perf_counter()
+    for n in range(SIMULATIONS):
+        engine.summarize(engine.iter_steps(scenario(n), SIM_TICKS))
+    return SIMULATIONS / (time.perf_counter() - start)
+
+
+async def streamed_steps_per_second(url: str) -> float:
+    async with httpx.AsyncClient(base_url=url + "/trpc", timeout=600) as http:
+        created = await http.post(
+            "/simulation.create", json={"scenario": scenario(1), "ticks": STREAM_TICKS}
+        )
+        sim_id = created.json()["result"]["data"]["id"]
+        while True:
+            record = await http.get("/simulation.get", params={"input": json.dumps({"id": sim_id})})
+            if record.json()["result"]["data"]["status"] == "completed":
+                break
+            await asyncio.sleep(0.05)
+    ws_url = url.replace("http://", "ws://") + "/trpc"
+    async with websockets.connect(ws_url, max_size=None) as ws:
+        start = time.perf_counter()
+        await ws.send(
+            json.dumps(
+                {
+                    "id": 1,
+                    "method": "subscription",
+                    "params": {"path": "simulation.stream", "input": {"id": sim_id}},
+                }
+            )
+        )
+        steps = 0
+        while True:
+            frame = json.loads(await ws.recv())
+            result = frame.get("result", {})
+            if result.get("type") == "data":
+                steps += len(result["data"]["data"]["steps"])
+            elif result.get("type") == "stopped" or "error" in frame:
+                break
+        elapsed = time.perf_counter() - start
+    assert steps == STREAM_TICKS, steps
+    return steps / elapsed
+
+
+def engine_steps_per_second() -> float:
+    start = time.perf_counter()
+    count = sum(1 for _ in engine.iter_steps(scenario(1), STREAM_TICKS))
+    return count / (time.perf_counter() - start)
+
+
+def main() -> None:
+    workers = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        config = ServerConfig(
+            db_path=Path(tmp) / "bench.db", port=0, workers=workers, rate_limit=None
+        )
+        with ServerThread(config) as server:
+            asyncio.run(simulations_per_second(server.url))  # warm the workers up
+            served = asyncio.run(simulations_per_second(server.url))
+            local = engine_simulations_per_second()
+            streamed = asyncio.run(streamed_steps_per_second(server.url))
+            computed = engine_steps_per_second()
+    print(f"reference server on loopback, {workers} worker process(es)")
+    print(
+        f"simulations ({SIMULATIONS} x {SIM_TICKS} ticks, 2 models + 1 body):\n"
+        f"  through the server   {served:10.1f} /s\n"
+        f"  engine in-process    {local:10.1f} /s   (one after another)\n"
+        f"  ratio                {served / local:10.2f}"
+    )
+    print(
+        f"trace steps ({STREAM_TICKS} ticks, stored run):\n"
+        f"  streamed over WS to a raw websockets client  {streamed:10.0f} steps/s\n"
+        f"  engine computing them in-process             {computed:10.0f} steps/s\n"
+        f"  ratio                                        {streamed / computed:10.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
