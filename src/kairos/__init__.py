@@ -1,5 +1,34 @@
-"""kairos-sdk: the Python SDK, reference server and deterministic engine for KAIROS."""
+"""kairos-sdk: the Python SDK, reference server and deterministic engine for KAIROS.
+
+Start with :class:`KairosClient`; build scenarios with
+:class:`kairos.domains.ai_safety.AISafetyScenario`; analyse results with :class:`Trace`.
+Exceptions live in :mod:`kairos.errors`; the deterministic engine in :mod:`kairos.engine`; the
+reference server in :mod:`kairos.server`.
+"""
+
+from kairos import errors
+from kairos.trace import (
+    AgentTrace,
+    BasinLoss,
+    GhostBranch,
+    LazyTrace,
+    PhaseTransition,
+    Trace,
+    TraceMetadata,
+    TraceStep,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "AgentTrace",
+    "BasinLoss",
+    "GhostBranch",
+    "LazyTrace",
+    "PhaseTransition",
+    "Trace",
+    "TraceMetadata",
+    "TraceStep",
+    "__version__",
+    "errors",
+]

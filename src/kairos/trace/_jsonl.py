@@ -24,6 +24,7 @@ from typing import Any
 
 import pydantic
 
+from kairos.errors import KairosError
 from kairos_api import TraceStep
 
 from ._metadata import TraceMetadata
@@ -34,7 +35,7 @@ FORMAT_VERSION = 1
 StrPath = str | os.PathLike[str]
 
 
-class TraceFileError(ValueError):
+class TraceFileError(KairosError, ValueError):
     """A trace file is not a readable KAIROS trace: wrong format, corrupt line or cut short.
 
     ``path`` is the file; ``line`` the 1-based line number at fault (``None`` when the problem
