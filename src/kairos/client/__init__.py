@@ -1,0 +1,14 @@
+"""kairos.client: :class:`KairosClient`, the SDK's entry point.
+
+``from kairos.client import KairosClient`` (also re-exported as ``from kairos import
+KairosClient``). Design notes: queries and mutations run one sans-I/O call machine
+(:mod:`._machine`) under a sync and an async HTTP driver (:mod:`._http`); subscriptions run on
+a per-event-loop WebSocket manager (:mod:`._ws_manager`) that multiplexes streams over few
+sockets and resumes them after lost connections; the sync API drives that same async code on a
+background loop (:mod:`._bridge`).
+"""
+
+from ._client import KairosClient
+from ._settings import ClientSettings
+
+__all__ = ["ClientSettings", "KairosClient"]

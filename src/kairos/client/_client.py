@@ -1,0 +1,368 @@
+"""``KairosClient``: the one entry point of the SDK (sync and async on the same object)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import TracebackType
+from typing import Any, overload
+
+from kairos._trpc.retry import RetryPolicy
+from kairos.trace import LazyTrace, Trace
+from kairos_api import KairosAPI, Simulation, StreamInput, TraceStep
+from kairos_api.procedures import SIMULATION_CREATE, SIMULATION_STREAM
+
+from . import _embedded
+from ._logging import configure_from_env
+from ._preflight import ScenarioLike, check_run
+from ._runs import Collector, check_complete, create_input
+from ._runtime import ClientRuntime
+from ._settings import ClientSettings, env_api_key, env_url
+from ._transports import Transports
+
+__all__ = ["KairosClient"]
+
+_UNSET: Any = object()
+
+
+class KairosClient(KairosAPI):
+    """The KAIROS client: high-level runs plus every API procedure, sync and async.
+
+    ``url`` falls back to ``KAIROS_URL`` and ``api_key`` to ``KAIROS_API_KEY``; with no URL at
+    all the client starts the embedded reference server in this process (logged once at INFO)
+    so that the documentation's examples run with nothing configured. ``timeout`` bounds each
+    HTTP request and WebSocket opening; ``engine_version`` pins the engine (sent as
+    ``x-kairos-engine-version`` and in ``simulation.create``'s ``engineVersion``); 429, 502 and
+    503 answers, and connection errors of retry-safe procedures, are retried up to
+    ``max_retries`` times after ``retry_backoff * 2**n`` seconds plus jitter, or after the
+    server's ``Retry-After``. ``simulation.create`` always carries an idempotency key but is
+    retried after a connection error only with ``retry_create_on_connection_error=True`` (the
+    key makes that safe; the default stays conservative, as documented). ``stream_idle_timeout``
+    raises ``APITimeoutError`` when a stream stays silent that long (None: wait forever).
+
+    The generated procedures are here too: ``client.simulation.get(id=...)``, ``await
+    client.simulation.aget(id=...)``. One client is meant to be shared: it is safe across
+    threads (sync) and tasks (async), pools its connections and multiplexes streams over few
+    WebSockets. Close it (``with``/``async with``/``close()``) to release them.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        engine_version: str | None = None,
+        max_retries: int = 3,
+        retry_backoff: float = 1.0,
+        *,
+        retry_create_on_connection_error: bool = False,
+        stream_idle_timeout: float | None = 300.0,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        configure_from_env()
+        resolved = url or env_url()
+        self._embedded = resolved is None
+        if resolved is None:
+            resolved = _embedded.acquire()
+        try:
+            settings = ClientSettings(
+                url=resolved,
+                api_key=api_key or env_api_key(),
+                timeout=timeout,
+                engine_version=engine_version,
+                policy=RetryPolicy(max_retries=max_retries, backoff=retry_backoff),
+                retry_create_on_connection_error=retry_create_on_connection_error,
+                stream_idle_timeout=stream_idle_timeout,
+                default_headers=dict(default_headers or {}),
+            )
+        except BaseException:
+            if self._embedded:
+                _embedded.release()
+            raise
+        self._init(settings, Transports(settings), owner=True)
+
+    def _init(self, settings: ClientSettings, transports: Transports, *, owner: bool) -> None:
+        self._settings = settings
+        self._transports = transports
+        self._owner = owner
+        self._closed = False
+        self._runtime = ClientRuntime(settings, transports)
+        KairosAPI.__init__(self, self._runtime)
+
+    # -- configuration ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The server's base URL (the embedded server's when none was configured)."""
+        return self._settings.url
+
+    @property
+    def engine_version(self) -> str | None:
+        """The engine pin, if any."""
+        return self._settings.engine_version
+
+    @property
+    def settings(self) -> ClientSettings:
+        """The resolved configuration (its repr hides the API key)."""
+        return self._settings
+
+    def with_options(
+        self,
+        *,
+        engine_version: str | None = _UNSET,
+        timeout: float = _UNSET,
+        max_retries: int = _UNSET,
+        retry_backoff: float = _UNSET,
+        retry_create_on_connection_error: bool = _UNSET,
+        stream_idle_timeout: float | None = _UNSET,
+    ) -> KairosClient:
+        """A client with some options changed that shares this one's connections (cheap; no
+        new pool, no new server). Closing it does nothing; close the original."""
+        changes: dict[str, Any] = {}
+        policy = self._settings.policy
+        if max_retries is not _UNSET or retry_backoff is not _UNSET:
+            policy = RetryPolicy(
+                max_retries=policy.max_retries if max_retries is _UNSET else max_retries,
+                backoff=policy.backoff if retry_backoff is _UNSET else retry_backoff,
+            )
+        changes["policy"] = policy
+        for name, value in (
+            ("engine_version", engine_version),
+            ("timeout", timeout),
+            ("retry_create_on_connection_error", retry_create_on_connection_error),
+            ("stream_idle_timeout", stream_idle_timeout),
+        ):
+            if value is not _UNSET:
+                changes[name] = value
+        clone = object.__new__(KairosClient)
+        clone._embedded = False
+        clone._init(self._settings.replace(**changes), self._transports, owner=False)
+        return clone
+
+    def __repr__(self) -> str:
+        key = "'[REDACTED]'" if self._settings.api_key else "None"
+        embedded = ", embedded=True" if self._embedded else ""
+        return (
+            f"KairosClient(url={self._settings.url!r}, api_key={key}, "
+            f"engine_version={self._settings.engine_version!r}{embedded})"
+        )
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    @overload
+    def run(
+        self,
+        scenario: ScenarioLike,
+        ticks: int,
+        organization_id: str | None = None,
+        engine_version: str | None = None,
+        *,
+        out: None = None,
+        idempotency_key: str | None = None,
+        retry_create_on_connection_error: bool | None = None,
+    ) -> Trace: ...
+
+    @overload
+    def run(
+        self,
+        scenario: ScenarioLike,
+        ticks: int,
+        organization_id: str | None = None,
+        engine_version: str | None = None,
+        *,
+        out: str | os.PathLike[str],
+        idempotency_key: str | None = None,
+        retry_create_on_connection_error: bool | None = None,
+    ) -> LazyTrace: ...
+
+    def run(
+        self,
+        scenario: ScenarioLike,
+        ticks: int,
+        organization_id: str | None = None,
+        engine_version: str | None = None,
+        *,
+        out: str | os.PathLike[str] | None = None,
+        idempotency_key: str | None = None,
+        retry_create_on_connection_error: bool | None = None,
+    ) -> Trace | LazyTrace:
+        """Create a simulation, stream it to completion and return its :class:`Trace`.
+
+        With ``out="trace.jsonl"`` the steps are written to that file as they arrive and a
+        :class:`LazyTrace` over it is returned (memory stays constant). The scenario is checked
+        before anything is sent (``ValidationError``); a retired ``engine_version`` raises
+        ``EngineVersionError``; a simulation that fails or is cancelled raises
+        ``SimulationError`` (``.simulation_id``) rather than returning a short trace.
+        """
+        model = check_run(scenario, ticks)
+        record = self._runtime.call(
+            SIMULATION_CREATE,
+            create_input(model, ticks, engine_version, organization_id, idempotency_key),
+            allow_unsafe_retry=retry_create_on_connection_error,
+        )
+        collector = Collector(record, out)
+        try:
+            for chunk in self._runtime.subscribe(SIMULATION_STREAM, StreamInput(id=record.id)):
+                collector.add(chunk.steps)
+            return collector.finish()
+        except BaseException:
+            collector.abort()
+            raise
+
+    @overload
+    async def arun(
+        self,
+        scenario: ScenarioLike,
+        ticks: int,
+        organization_id: str | None = None,
+        engine_version: str | None = None,
+        *,
+        out: None = None,
+        idempotency_key: str | None = None,
+        retry_create_on_connection_error: bool | None = None,
+    ) -> Trace: ...
+
+    @overload
+    async def arun(
+        self,
+        scenario: ScenarioLike,
+        ticks: int,
+        organization_id: str | None = None,
+        engine_version: str | None = None,
+        *,
+        out: str | os.PathLike[str],
+        idempotency_key: str | None = None,
+        retry_create_on_connection_error: bool | None = None,
+    ) -> LazyTrace: ...
+
+    async def arun(
+        self,
+        scenario: ScenarioLike,
+        ticks: int,
+        organization_id: str | None = None,
+        engine_version: str | None = None,
+        *,
+        out: str | os.PathLike[str] | None = None,
+        idempotency_key: str | None = None,
+        retry_create_on_connection_error: bool | None = None,
+    ) -> Trace | LazyTrace:
+        """The async twin of :meth:`run`."""
+        model = check_run(scenario, ticks)
+        record = await self._runtime.acall(
+            SIMULATION_CREATE,
+            create_input(model, ticks, engine_version, organization_id, idempotency_key),
+            allow_unsafe_retry=retry_create_on_connection_error,
+        )
+        collector = Collector(record, out)
+        try:
+            async for chunk in self._runtime.asubscribe(
+                SIMULATION_STREAM, StreamInput(id=record.id)
+            ):
+                collector.add(chunk.steps)
+            return collector.finish()
+        except BaseException:
+            collector.abort()
+            raise
+
+    def stream_run(
+        self,
+        scenario: ScenarioLike,
+        ticks: int,
+        organization_id: str | None = None,
+        engine_version: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        retry_create_on_connection_error: bool | None = None,
+    ) -> Iterator[TraceStep]:
+        """Create a simulation and yield its steps as they are computed, in constant memory.
+
+        The scenario is checked now (``ValidationError`` before any I/O); the simulation is
+        created when iteration starts. Every tick arrives exactly once and in order, across
+        lost connections, or a typed error is raised. Leaving the loop early stops the stream
+        (the simulation itself keeps running on the server; cancel it with
+        ``client.simulation.cancel(id=...)`` if it should not).
+        """
+        model = check_run(scenario, ticks)
+        request = create_input(model, ticks, engine_version, organization_id, idempotency_key)
+
+        def steps() -> Iterator[TraceStep]:
+            record = self._runtime.call(
+                SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
+            )
+            last = 0
+            for chunk in self._runtime.subscribe(SIMULATION_STREAM, StreamInput(id=record.id)):
+                yield from chunk.steps
+                last = chunk.steps[-1].t
+            check_complete(record, last)
+
+        return steps()
+
+    def astream_run(
+        self,
+        scenario: ScenarioLike,
+        ticks: int,
+        organization_id: str | None = None,
+        engine_version: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        retry_create_on_connection_error: bool | None = None,
+    ) -> AsyncIterator[TraceStep]:
+        """The async twin of :meth:`stream_run` (``async for step in client.astream_run(...)``)."""
+        model = check_run(scenario, ticks)
+        request = create_input(model, ticks, engine_version, organization_id, idempotency_key)
+
+        async def steps() -> AsyncIterator[TraceStep]:
+            record: Simulation = await self._runtime.acall(
+                SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
+            )
+            last = 0
+            async for chunk in self._runtime.asubscribe(
+                SIMULATION_STREAM, StreamInput(id=record.id)
+            ):
+                for step in chunk.steps:
+                    yield step
+                last = chunk.steps[-1].t
+            check_complete(record, last)
+
+        return steps()
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close connections, the background loop and (for the last client using it) the
+        embedded server. Safe to call twice; a ``with_options`` copy's close does nothing."""
+        if self._closed or not self._owner:
+            return
+        self._closed = True
+        self._transports.close()
+        if self._embedded:
+            _embedded.release()
+
+    async def aclose(self) -> None:
+        """Close this event loop's connections, then everything :meth:`close` closes."""
+        if self._closed or not self._owner:
+            return
+        await self._transports.aclose_loop()
+        self.close()
+
+    def __enter__(self) -> KairosClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> KairosClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
