@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,10 +115,28 @@ async def run_call(
         raise internal_error(exc, procedure.path, dev=dev) from None
 
 
+class _ErrorWithStack(TRPCError):
+    """An INTERNAL_SERVER_ERROR of a server in development mode: its shape carries the stack."""
+
+    def __init__(self, message: str, *, path: str | None, stack: str) -> None:
+        super().__init__("INTERNAL_SERVER_ERROR", message, path=path)
+        self.stack = stack
+
+    def with_path(self, path: str | None) -> TRPCError:
+        return self
+
+    def shape(
+        self, *, request_id: str | None = None, stack: str | None = None
+    ) -> dict[str, object]:
+        return super().shape(request_id=request_id, stack=stack or self.stack)
+
+
 def internal_error(exc: BaseException, path: str | None, *, dev: bool) -> TRPCError:
-    """An unexpected failure: logged with its traceback, answered without one (unless dev)."""
+    """An unexpected failure: logged with its traceback, answered without one (the message and
+    the stack reach the client only in development mode)."""
     log.exception("internal error in %s", path or "request", exc_info=exc)
-    message = (
-        f"Internal server error: {type(exc).__name__}: {exc}" if dev else "Internal server error"
-    )
-    return TRPCError("INTERNAL_SERVER_ERROR", message, path=path)
+    if dev:
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        message = f"Internal server error: {type(exc).__name__}: {exc}"
+        return _ErrorWithStack(message, path=path, stack=stack)
+    return TRPCError("INTERNAL_SERVER_ERROR", "Internal server error", path=path)
