@@ -1,0 +1,127 @@
+"""Client overhead: ``run()`` and ``stream_run()`` against the same work done with raw httpx
+and websockets calls, on one local reference server, measured side by side in one run.
+
+    python -m benchmarks.client [--ticks 20000] [--repeat 5]
+
+Each line runs the SDK and the raw version alternately ``--repeat`` times and reports the best
+time of each and their ratio (SDK / raw). The raw version does the minimum: one POST for
+``simulation.create``, one WebSocket subscription, ``json.loads`` of each frame, the steps kept
+as dicts. The SDK additionally validates every step into a ``TraceStep`` model, checks
+exactly-once delivery and builds the ``Trace``; the ratio is the price of that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+
+from kairos.client import KairosClient
+from kairos.domains.ai_safety import AISafetyEventType, AISafetyScenario
+from kairos.server import ServerConfig, ServerThread
+
+
+def scenario(seed: int) -> AISafetyScenario:
+    return (
+        AISafetyScenario(f"bench_{seed}", seed=seed)
+        .add_model(name="model", capability_index=500, alignment_score=70, guardrail_coverage=60)
+        .add_event(100, AISafetyEventType.CAPABILITY_JUMP, target="model", magnitude=0.3)
+    )
+
+
+async def raw_stream(url: str, simulation_id: str) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    ws_url = url.replace("http://", "ws://") + "/trpc"
+    async with connect(ws_url, compression=None, max_size=None) as ws:
+        params = {"path": "simulation.stream", "input": {"id": simulation_id}}
+        await ws.send(json.dumps({"id": 1, "method": "subscription", "params": params}))
+        async for message in ws:
+            result = json.loads(message).get("result", {})
+            if result.get("type") == "stopped":
+                break
+            if result.get("type") == "data":
+                steps.extend(result["data"]["data"]["steps"])
+    return steps
+
+
+def raw_create(http: httpx.Client, wire: dict[str, Any], ticks: int) -> str:
+    response = http.post("/trpc/simulation.create", json={"scenario": wire, "ticks": ticks})
+    response.raise_for_status()
+    return str(response.json()["result"]["data"]["id"])
+
+
+def best(fn: Callable[[int], object], repeat: int, seed0: int) -> float:
+    times = []
+    for i in range(repeat):
+        start = time.perf_counter()
+        fn(seed0 + i)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    ticks, repeat = args.ticks, args.repeat
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = ServerConfig(db_path=Path(tmp) / "bench.db", port=0, rate_limit=None, workers=2)
+        with (
+            ServerThread(config) as server,
+            KairosClient(server.url) as client,
+            httpx.Client(base_url=server.url, timeout=60) as http,
+        ):
+            url = server.url
+            loop = asyncio.new_event_loop()
+
+            def sdk_run(seed: int) -> object:
+                return client.run(scenario(seed), ticks=ticks)
+
+            def raw_run(seed: int) -> object:
+                simulation_id = raw_create(http, scenario(seed).to_wire(), ticks)
+                return loop.run_until_complete(raw_stream(url, simulation_id))
+
+            def sdk_stream(seed: int) -> object:
+                return sum(1 for _ in client.stream_run(scenario(seed), ticks=ticks))
+
+            done = raw_create(http, scenario(0).to_wire(), ticks)
+            client.run(scenario(0), ticks=ticks)  # warm up both paths, finish the replay run
+
+            def sdk_replay(_: int) -> object:
+                return sum(len(chunk.steps) for chunk in client.simulation.stream(id=done))
+
+            def raw_replay(_: int) -> object:
+                return loop.run_until_complete(raw_stream(url, done))
+
+            lines = [
+                ("run() vs create + stream", sdk_run, raw_run),
+                ("stream_run() vs create + stream", sdk_stream, raw_run),
+                ("simulation.stream of a finished run", sdk_replay, raw_replay),
+            ]
+            print(f"client overhead, {ticks} ticks per run, best of {repeat}")
+            print(f"{'':40} {'sdk s':>8} {'raw s':>8} {'ratio':>6}")
+            seed = 1000
+            for label, sdk, raw in lines:
+                # Interleave so both sides see the same machine state.
+                sdk_times, raw_times = [], []
+                for _ in range(repeat):
+                    sdk_times.append(best(sdk, 1, seed))
+                    raw_times.append(best(raw, 1, seed + 1))
+                    seed += 2
+                s, r = min(sdk_times), min(raw_times)
+                print(f"{label:40} {s:8.3f} {r:8.3f} {s / r:6.2f}")
+            loop.close()
+
+
+if __name__ == "__main__":
+    main()
