@@ -1,0 +1,50 @@
+"""kairos.sweep: parameter sweeps, Monte Carlo samples and critical thresholds.
+
+::
+
+    from kairos.sweep import sweep, find_threshold
+
+    def build(capability):
+        return (
+            AISafetyScenario(f"sweep_{capability}", seed=42)
+            .add_model(name="model", capability_index=capability,
+                       alignment_score=70, guardrail_coverage=60)
+            .add_event(100, AISafetyEventType.CAPABILITY_JUMP, target="model", magnitude=0.3)
+        )
+
+    result = sweep(build, {"capability": range(100, 1001, 18)}, ticks=500)
+    result.threshold("capability")          # where basin losses start, between grid points
+    find_threshold(build, "capability", 100, 1000, ticks=500).value   # refined by bisection
+    result.to_pandas(); result.plot()
+
+A sweep runs in this process by default (the engine's batch mode), on Dask workers with
+``executor=``, or on a server with ``client=``; the rows are the same bit for bit on every path
+for one engine version, which is resolved once and recorded in every row. See :func:`sweep`.
+"""
+
+from ._flips import GridThreshold, Predicate, has_basin_loss
+from ._points import Sampler, choice, integers, loguniform, uniform
+from ._result import SweepResult
+from ._rows import RESULT_COLUMNS, SweepRow
+from ._search import ThresholdSearch, find_threshold
+from ._sweep import BATCH_SIZE, sweep
+from ._worker import summarize_chunk
+
+__all__ = [
+    "BATCH_SIZE",
+    "RESULT_COLUMNS",
+    "GridThreshold",
+    "Predicate",
+    "Sampler",
+    "SweepResult",
+    "SweepRow",
+    "ThresholdSearch",
+    "choice",
+    "find_threshold",
+    "has_basin_loss",
+    "integers",
+    "loguniform",
+    "summarize_chunk",
+    "sweep",
+    "uniform",
+]

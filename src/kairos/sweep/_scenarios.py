@@ -1,0 +1,72 @@
+"""From sweep points to the validated wire scenarios every execution path receives.
+
+Scenarios are built and checked in the caller's process, once: ``build`` may be a lambda or a
+notebook closure (not picklable), and a mistake in it should fail before a single run starts,
+with the point that caused it. Workers and servers only ever receive plain wire dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kairos.domains.ai_safety import AISafetyScenario
+from kairos.errors import Issue, ValidationError
+from kairos_api import Scenario
+
+Build = Callable[..., AISafetyScenario | Scenario | Mapping[str, Any]]
+"""``build(**params)`` returns the scenario of one point: an ``AISafetyScenario``, a
+``kairos_api.Scenario`` or a wire dict."""
+
+
+def check_ticks(ticks: object) -> int:
+    if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
+        raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
+    return ticks
+
+
+def build_scenarios(
+    build: Build, points: Sequence[Mapping[str, Any]], ticks: int
+) -> list[dict[str, Any]]:
+    """The validated wire form of ``build(**point)`` for every point (ValidationError names the
+    point of the first invalid scenario)."""
+    return [_wire_of(build, point, ticks) for point in points]
+
+
+def _wire_of(build: Build, point: Mapping[str, Any], ticks: int) -> dict[str, Any]:
+    try:
+        made = build(**point)
+        if isinstance(made, AISafetyScenario):
+            wire = made.to_wire()
+        elif isinstance(made, (Scenario, Mapping)):
+            wire = AISafetyScenario.from_wire(made).to_wire()
+        else:
+            raise TypeError(
+                "build(**params) must return an AISafetyScenario, a kairos_api.Scenario or a "
+                f"wire dict; for {dict(point)} it returned {type(made).__name__}"
+            )
+        late = [
+            Issue(
+                f"events[{index}].tick",
+                f"tick {event['tick']} is after the run's last tick ({ticks}); the event would "
+                "never take effect",
+            )
+            for index, event in enumerate(wire["events"])
+            if event["tick"] > ticks
+        ]
+        if late:
+            raise ValidationError(late, f"Invalid run of scenario {wire['name']!r}")
+    except ValidationError as exc:
+        raise ValidationError(exc.issues, f"build({_call(point)}) gave an invalid scenario") from (
+            None
+        )
+    if "seed" in point and point["seed"] != wire["seed"]:
+        raise ValueError(
+            f"build({_call(point)}) made a scenario with seed {wire['seed']}: a parameter named "
+            "'seed' must be the scenario's seed (rename it if it means something else)"
+        )
+    return wire
+
+
+def _call(point: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in point.items())

@@ -1,0 +1,46 @@
+"""The function every non-server path runs: one chunk of scenarios through the engine's batch.
+
+It is a top-level function of an importable module so that Dask can pickle it by reference and
+run it on a worker; the local path calls the very same function, which is what makes the local
+and Dask rows identical by construction (and the tests check it).
+
+It is :func:`kairos.engine.summarize_batch` plus one number: the tick of the first basin loss,
+which the summary does not carry but a threshold study wants. It drives the same
+:class:`~kairos.engine.BatchSimulation` and the same element-wise summary accumulator in the
+same order, so its summaries equal ``summarize_batch``'s (tested), and the first-loss tick is
+the ``tick`` of ``trace.basin_losses()[0]`` of the lone run (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from kairos.engine import BatchSimulation
+from kairos.engine._summary import BatchSummary
+
+FIRST_LOSS_KEY = "firstBasinLossTick"
+
+
+def summarize_chunk(
+    scenarios: Sequence[Mapping[str, Any]], ticks: int, engine_version: str
+) -> list[dict[str, Any]]:
+    """``SimulationSummary`` wire dicts of ``scenarios`` run for ``ticks`` ticks on the pinned
+    ``engine_version``, each with ``firstBasinLossTick`` (``None`` when no model lost its
+    basin)."""
+    batch = BatchSimulation(scenarios, engine_version)
+    size = len(batch.scenarios)
+    acc = BatchSummary(size)
+    active = np.ones(size, dtype=np.bool_)
+    first = np.zeros(size, dtype=np.int64)
+    for t in range(1, ticks + 1):
+        batch.advance()
+        losses = batch.loss_counts()
+        acc.add(batch.sigma, batch.phase, losses, batch.ghost_mask(), active)
+        first = np.where((first == 0) & (losses > 0), t, first)
+    out = acc.summaries()
+    for summary, tick in zip(out, first.tolist(), strict=True):
+        summary[FIRST_LOSS_KEY] = tick or None
+    return out
