@@ -7,6 +7,7 @@ reference server in :mod:`kairos.server`.
 """
 
 from kairos import errors
+from kairos.client import KairosClient
 from kairos.trace import (
     AgentTrace,
     BasinLoss,
@@ -24,6 +25,7 @@ __all__ = [
     "AgentTrace",
     "BasinLoss",
     "GhostBranch",
+    "KairosClient",
     "LazyTrace",
     "PhaseTransition",
     "Trace",

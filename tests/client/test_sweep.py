@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from kairos.client import KairosClient
+from kairos import KairosClient
 from kairos.domains.ai_safety import AISafetyEventType, AISafetyScenario
 from kairos.errors import APIConnectionError
 
@@ -48,6 +48,9 @@ def test_capability_sweep_runs_verbatim_on_the_embedded_server(
         assert all(row["final_phase"] in ("resonant", "volatile", "stagnant") for row in results)
         assert all(0.0 <= row["mean_stability"] <= 1.0 for row in results)
         assert all(isinstance(row["basin_losses"], int) for row in results)
+        # The documented threshold: low capabilities stay resonant, high ones lose their basin.
+        assert (results[0]["final_phase"], results[0]["basin_losses"]) == ("resonant", 0)
+        assert results[-1]["final_phase"] != "resonant" and results[-1]["basin_losses"] > 0
         assert client.url.startswith("http://127.0.0.1:")
         embedded_lines = [r for r in caplog.records if "embedded" in r.getMessage()]
         assert len(embedded_lines) <= 1  # once per process (another test may have started it)
