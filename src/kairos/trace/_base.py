@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from kairos_api import (
     AgentState,
@@ -16,11 +16,14 @@ from kairos_api import (
     TraceStep,
 )
 
-from ._jsonl import encode_step
+from ._jsonl import StrPath, encode_step
 from ._metadata import TraceMetadata
 from ._summary import TraceSummary
 
 if TYPE_CHECKING:
+    import pandas as pd  # type: ignore[import-untyped]
+    from matplotlib.axes import Axes
+
     from ._memory import Trace
 
 
@@ -206,6 +209,43 @@ class TraceQueries(Sequence[TraceStep]):
         for step in self:
             digest.update(encode_step(step))
         return digest.hexdigest()
+
+    # -- tables, plots and notebooks (kairos.trace._export, kairos.plotting) -------------------
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per tick: ``t``, ``stability``, ``phase``, ``<model>.gamma``,
+        ``<model>.lambda``, ``<model>.load``, ... (columns in :mod:`kairos.trace._export`).
+        Needs the ``dataframe`` extra; a LazyTrace is converted chunk by chunk."""
+        from ._export import Layout, to_pandas
+
+        return to_pandas(self, Layout.of(self), self.metadata)
+
+    def to_parquet(self, path: StrPath, *, overwrite: bool = False) -> None:
+        """Write the trace as a Parquet table (the ``to_pandas`` columns plus the metadata),
+        exact to the bit: ``Trace.from_parquet(path)`` reads it back. Needs the ``dataframe``
+        extra. An existing file is an error unless ``overwrite`` is true."""
+        from ._export import Layout, write_parquet
+
+        write_parquet(path, self, Layout.of(self), self.metadata, overwrite=overwrite)
+
+    def plot(self, ax: Axes | None = None, **options: Any) -> Axes:
+        """Global stability over time with phases, events, basin losses and the danger line;
+        see :func:`kairos.plotting.plot_stability`. Needs the ``plotting`` extra."""
+        from kairos.plotting import plot_stability
+
+        return plot_stability(self, ax, **options)
+
+    def plot_agents(self, ax: Axes | None = None, **options: Any) -> Axes:
+        """Each model's Gamma and Lambda over time; see :func:`kairos.plotting.plot_agents`."""
+        from kairos.plotting import plot_agents
+
+        return plot_agents(self, ax, **options)
+
+    def _repr_html_(self) -> str:
+        from ._export import html_summary
+
+        path = getattr(self, "path", None)
+        return html_summary(self, type(self).__name__, path if isinstance(path, str) else None)
 
     def _nonempty(self) -> TraceSummary:
         summary = self._summary()

@@ -99,3 +99,13 @@ class Trace(TraceQueries):
         ``TruncatedTraceError`` unless ``recover`` is true (then the complete steps are kept)."""
         metadata, start = read_header(path)
         return cls((step for _, step, _ in iter_steps(path, start, recover=recover)), metadata)
+
+    @classmethod
+    def from_parquet(cls, path: StrPath) -> Trace:
+        """Read a trace written by ``to_parquet`` (bit for bit the trace that was written).
+        Needs the ``dataframe`` extra; a file that is not a trace table raises
+        ``TraceFileError``."""
+        from ._export import read_parquet
+
+        metadata, steps = read_parquet(path)
+        return cls(steps, metadata)

@@ -1,0 +1,295 @@
+"""matplotlib figures of traces and sweeps (the ``plotting`` extra).
+
+``pip install "kairos-sdk[plotting]"``. Every function draws on ``ax`` when given (to compose
+figures) and otherwise on a new figure, and returns the axes, so a notebook shows the plot and a
+script can ``ax.figure.savefig(...)``. matplotlib is imported when a function is first called,
+never by ``import kairos``. Each plot reads its trace once, so a :class:`~kairos.LazyTrace` of
+a long run streams its file a single time.
+
+Phases are drawn in one colour scheme everywhere (colour-blind safe): resonant green, volatile
+orange, stagnant purple.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from kairos.trace._base import TraceQueries
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from kairos.sweep import SweepResult
+
+__all__ = ["DANGER_STABILITY", "PHASE_COLORS", "plot_agents", "plot_stability", "plot_sweep"]
+
+PHASE_COLORS = {"resonant": "#1b9e77", "volatile": "#d95f02", "stagnant": "#7570b3"}
+"""The colour of each phase (ColorBrewer Dark2, readable by colour-blind viewers)."""
+
+DANGER_STABILITY = 0.1
+"""The documentation's danger level of global stability (``if step.stability < 0.1``)."""
+
+LOSS_COLOR = "#c1121f"
+EVENT_COLOR = "#495057"
+
+
+def plot_stability(
+    trace: TraceQueries, ax: Axes | None = None, *, danger: float | None = DANGER_STABILITY
+) -> Axes:
+    """Global stability over time: the curve a researcher reads first.
+
+    The background is shaded by phase, so regime changes show without reading numbers; events
+    are dashed vertical lines labelled with their type (where the story turns), basin losses
+    red crosses on the curve (irreversible failures, labelled with the model), ghost branches
+    ticks along the bottom (paradoxes rolled back under a decree), and ``danger`` a dotted
+    line (``None`` hides it).
+    """
+    ax = _axes(ax)
+    ticks: list[int] = []
+    stability: list[float] = []
+    phases: list[str] = []
+    events: list[tuple[int, str]] = []
+    losses: list[tuple[int, float, str]] = []
+    ghosts: list[int] = []
+    for step in trace:
+        ticks.append(step.t)
+        stability.append(step.stability)
+        phases.append(str(step.phase))
+        events += [(step.t, _event_label(event)) for event in step.events]
+        losses += [(step.t, step.stability, loss.agent) for loss in step.losses]
+        if step.ghost is not None:
+            ghosts.append(step.t)
+    if not ticks:
+        raise ValueError("cannot plot a trace without steps")
+
+    _phase_bands(ax, ticks, phases)
+    ax.plot(ticks, stability, color="black", linewidth=1.2, label="global stability S")
+    if danger is not None:
+        ax.axhline(danger, color=LOSS_COLOR, linestyle=":", linewidth=1, label=f"danger {danger}")
+    transform = ax.get_xaxis_transform()
+    for tick, label in events:
+        ax.axvline(tick, color=EVENT_COLOR, linestyle="--", linewidth=0.8)
+        ax.text(
+            tick,
+            0.98,
+            f" {label}",
+            transform=transform,
+            rotation=90,
+            va="top",
+            ha="left",
+            fontsize=8,
+            color=EVENT_COLOR,
+        )
+    if ghosts:
+        ax.scatter(
+            ghosts,
+            [0.015] * len(ghosts),
+            marker="|",
+            s=60,
+            color=EVENT_COLOR,
+            label="ghost branch (paradox rolled back)",
+        )
+    if losses:
+        ax.scatter(
+            [t for t, _, _ in losses],
+            [s for _, s, _ in losses],
+            marker="X",
+            s=70,
+            color=LOSS_COLOR,
+            zorder=5,
+            label="basin loss",
+        )
+        for tick, value, agent in losses:
+            ax.annotate(
+                agent,
+                (tick, value),
+                textcoords="offset points",
+                xytext=(5, 6),
+                fontsize=8,
+                color=LOSS_COLOR,
+            )
+    ax.set_xlim(ticks[0], ticks[-1])
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("tick")
+    ax.set_ylabel("global stability S")
+    ax.set_title(_title(trace))
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    return ax
+
+
+def plot_agents(
+    trace: TraceQueries, ax: Axes | None = None, *, agents: Sequence[str] | None = None
+) -> Axes:
+    """Each model's Gamma (buffer, solid) and Lambda (pressure, dashed) over time, one colour
+    per model: where the dashed line of a model rises above its solid one its load exceeds 1
+    and its reserve erodes. Basin losses are marked on the model's Gamma curve."""
+    ax = _axes(ax)
+    names = list(agents) if agents is not None else trace.agent_ids()
+    unknown = sorted(set(names) - set(trace.agent_ids()))
+    if unknown:
+        raise KeyError(f"no agents {unknown} in this trace; its agents: {trace.agent_ids()}")
+    ticks: list[int] = []
+    gamma: dict[str, list[float]] = {name: [] for name in names}
+    lam: dict[str, list[float]] = {name: [] for name in names}
+    losses: list[tuple[int, str]] = []
+    for step in trace:
+        ticks.append(step.t)
+        for name in names:
+            state = step.agents[name]
+            gamma[name].append(state.gamma)
+            lam[name].append(state.lambda_)
+        losses += [(step.t, loss.agent) for loss in step.losses if loss.agent in gamma]
+    if not ticks:
+        raise ValueError("cannot plot a trace without steps")
+    colors = _pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, name in enumerate(names):
+        color = colors[index % len(colors)]
+        ax.plot(ticks, gamma[name], color=color, linewidth=1.3, label=f"{name} Γ (buffer)")
+        ax.plot(
+            ticks,
+            lam[name],
+            color=color,
+            linewidth=1.3,
+            linestyle="--",
+            label=f"{name} Λ (pressure)",
+        )
+    for tick, name in losses:
+        ax.scatter(
+            [tick], [gamma[name][tick - ticks[0]]], marker="X", s=70, color=LOSS_COLOR, zorder=5
+        )
+    if losses:
+        ax.scatter([], [], marker="X", s=70, color=LOSS_COLOR, label="basin loss")
+    ax.set_xlim(ticks[0], ticks[-1])
+    ax.set_ylim(bottom=0.0)
+    ax.set_xlabel("tick")
+    ax.set_ylabel("Γ and Λ")
+    ax.set_title(_title(trace))
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    return ax
+
+
+def plot_sweep(
+    result: SweepResult,
+    parameter: str | None = None,
+    ax: Axes | None = None,
+    threshold: Any = None,
+) -> Axes:
+    """Mean stability of every run against ``parameter`` (the sweep's only parameter by
+    default), each marker coloured by the run's final phase, crosses for runs with a basin
+    loss: the shape of the transition at a glance.
+
+    ``threshold`` marks the critical value: a number (a line), a ``GridThreshold`` or a
+    ``ThresholdSearch`` (its bracket shaded, its value a line), or ``True`` to compute
+    ``result.threshold(parameter)`` (basin losses appear).
+    """
+    ax = _axes(ax)
+    if parameter is None:
+        if len(result.parameters) != 1:
+            raise ValueError(
+                f"the sweep varies {list(result.parameters)}: say which one to plot against"
+            )
+        parameter = result.parameters[0]
+    rows = sorted(result.rows, key=lambda row: row[parameter])
+    if not rows:
+        raise ValueError("cannot plot an empty sweep")
+    xs = [row[parameter] for row in rows]
+    if len(result.parameters) == 1:
+        ax.plot(xs, [r.mean_stability for r in rows], color="#adb5bd", linewidth=0.8, zorder=1)
+    for phase, color in PHASE_COLORS.items():
+        for lost, marker in ((False, "o"), (True, "X")):
+            chosen = [r for r in rows if r.final_phase == phase and (r.basin_losses > 0) == lost]
+            if chosen:
+                ax.scatter(
+                    [r[parameter] for r in chosen],
+                    [r.mean_stability for r in chosen],
+                    color=color,
+                    marker=marker,
+                    s=36,
+                    zorder=3,
+                    label=f"{phase}{' + basin loss' if lost else ''}",
+                )
+    if threshold is True:
+        threshold = result.threshold(parameter)
+    if threshold is not None:
+        _threshold(ax, parameter, threshold)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel(parameter)
+    ax.set_ylabel("mean stability")
+    ax.set_title(
+        f"{len(rows)} runs, {result.ticks} ticks, engine {result.engine_version} "
+        "(colour: final phase)"
+    )
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
+    return ax
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError('plotting needs matplotlib: pip install "kairos-sdk[plotting]"') from None
+    return plt
+
+
+def _axes(ax: Axes | None) -> Axes:
+    plt = _pyplot()
+    if ax is not None:
+        return ax
+    _, made = plt.subplots(figsize=(10, 4.5), layout="constrained")
+    out: Axes = made
+    return out
+
+
+def _title(trace: TraceQueries) -> str:
+    meta = trace.metadata
+    return f"{meta.scenario_name} (seed {meta.seed}, engine {meta.engine_version})"
+
+
+def _event_label(event: Any) -> str:
+    kind = getattr(event.type, "value", event.type)
+    return f"{kind} → {event.target}" if event.target else str(kind)
+
+
+def _phase_bands(ax: Axes, ticks: Sequence[int], phases: Sequence[str]) -> None:
+    """One shaded span per run of equal phases; a tick's span is ``[t - 0.5, t + 0.5]``."""
+    start = 0
+    labelled: set[str] = set()
+    for index in range(1, len(phases) + 1):
+        if index < len(phases) and phases[index] == phases[start]:
+            continue
+        phase = phases[start]
+        ax.axvspan(
+            ticks[start] - 0.5,
+            ticks[index - 1] + 0.5,
+            color=PHASE_COLORS.get(phase),
+            alpha=0.15,
+            linewidth=0,
+            label=None if phase in labelled else phase,
+        )
+        labelled.add(phase)
+        start = index
+
+
+def _threshold(ax: Axes, parameter: str, threshold: Any) -> None:
+    if isinstance(threshold, (int, float)):
+        value, bracket = float(threshold), None
+    elif hasattr(threshold, "low") and hasattr(threshold, "high"):
+        value, bracket = threshold.value, (threshold.low, threshold.high)
+    else:
+        raise TypeError(
+            "threshold must be a number, a GridThreshold, a ThresholdSearch or True, got "
+            f"{threshold!r}"
+        )
+    if bracket is not None:
+        ax.axvspan(*bracket, color=LOSS_COLOR, alpha=0.12, linewidth=0)
+    ax.axvline(
+        value,
+        color=LOSS_COLOR,
+        linestyle="--",
+        linewidth=1.2,
+        label=f"threshold {parameter} ≈ {value:.4g}",
+    )
