@@ -103,13 +103,19 @@ def run_dask(
         )
     dask: Any = executor  # distributed's Client methods are untyped
     wait_for: Any = as_completed
-    # Enough tasks to keep every worker thread busy (and even out stragglers), as few as that
-    # allows: batch mode gets faster per scenario as batches grow.
+    # One task per worker thread, each as large as batch_size allows: batch mode's cost per
+    # scenario falls steeply with the batch size (per-tick numpy overhead), which outweighs
+    # evening out stragglers with smaller tasks. pure=False: hashing every scenario for a task
+    # key costs more than a sweep gains from Dask's deduplication.
     threads = max(1, sum(dask.nthreads().values()))
-    size = max(1, min(batch_size, math.ceil(len(scenarios) / (2 * threads))))
+    size = max(1, min(batch_size, math.ceil(len(scenarios) / threads)))
     parts = chunks(scenarios, size)
     futures = dask.map(
-        summarize_chunk, [list(p) for p in parts], ticks=ticks, engine_version=version
+        summarize_chunk,
+        [list(p) for p in parts],
+        ticks=ticks,
+        engine_version=version,
+        pure=False,
     )
     sizes = {future.key: len(part) for future, part in zip(futures, parts, strict=True)}
     try:
