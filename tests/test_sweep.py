@@ -457,3 +457,11 @@ def test_progress_is_quiet_off_a_terminal_and_shown_when_asked(
     sweep(spec_build, {"capability": [200, 300]}, ticks=120, progress=True)
     err = capsys.readouterr().err
     assert "sweep" in err and "2/2" in err
+
+
+async def test_a_blocking_server_sweep_works_inside_a_running_loop(
+    kairos_client: KairosClient,
+) -> None:
+    """As in a notebook cell, whose event loop is already running."""
+    result = sweep(spec_build, {"capability": [300, 400]}, ticks=150, client=kairos_client)
+    assert [row.basin_losses > 0 for row in result] == [False, True]

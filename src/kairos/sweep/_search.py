@@ -10,7 +10,7 @@ from ._flips import Predicate, has_basin_loss
 from ._paths import AsyncRunner
 from ._rows import SweepRow
 from ._scenarios import Build, check_ticks
-from ._sweep import BATCH_SIZE, Executor
+from ._sweep import BATCH_SIZE, Runner
 
 if TYPE_CHECKING:
     from distributed import Client as DaskClient
@@ -87,7 +87,7 @@ def find_threshold(
         raise ValueError(f"tolerance must be positive, got {tolerance!r}")
     if points_per_round < 1 or max_evaluations < 2:
         raise ValueError("need points_per_round >= 1 and max_evaluations >= 2")
-    runner = Executor.choose(engine_version, client, executor, concurrency, BATCH_SIZE)
+    runner = Runner.choose(engine_version, client, executor, concurrency, BATCH_SIZE)
 
     def run(values: list[float]) -> list[SweepRow]:
         return runner.rows(build, [{parameter: v} for v in values], ticks, progress=False)

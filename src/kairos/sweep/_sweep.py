@@ -24,7 +24,7 @@ keep the progress bar moving and memory small."""
 
 
 @dataclass(frozen=True)
-class Executor:
+class Runner:
     """Where runs happen, with the engine version pinned once for all of them."""
 
     version: str
@@ -42,7 +42,7 @@ class Executor:
         executor: DaskClient | None,
         concurrency: int,
         batch_size: int,
-    ) -> Executor:
+    ) -> Runner:
         if client is not None and executor is not None:
             raise ValueError("pass client= (run on a server) or executor= (Dask), not both")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -133,7 +133,7 @@ def sweep(
         raise TypeError("sweep needs grid= (values per parameter, or points) or samples=")
     else:
         points = grid_points(grid)
-    runner = Executor.choose(engine_version, client, executor, concurrency, batch_size)
+    runner = Runner.choose(engine_version, client, executor, concurrency, batch_size)
     rows = runner.rows(build, points, ticks, progress)
     return SweepResult(
         rows=tuple(rows),
