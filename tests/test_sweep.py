@@ -465,3 +465,17 @@ async def test_a_blocking_server_sweep_works_inside_a_running_loop(
     """As in a notebook cell, whose event loop is already running."""
     result = sweep(spec_build, {"capability": [300, 400]}, ticks=150, client=kairos_client)
     assert [row.basin_losses > 0 for row in result] == [False, True]
+
+
+def test_kairos_sweep_is_callable_as_the_documentation_writes_it() -> None:
+    import kairos.sweep
+
+    def build(capability: int) -> AISafetyScenario:
+        return AISafetyScenario("callable", seed=1).add_model(
+            name="m", capability_index=capability, alignment_score=70
+        )
+
+    via_module = kairos.sweep(build, {"capability": [100, 900]}, ticks=50, progress=False)
+    via_function = kairos.sweep.sweep(build, {"capability": [100, 900]}, ticks=50, progress=False)
+    assert via_module.rows == via_function.rows
+    assert kairos.sweep.find_threshold is not None

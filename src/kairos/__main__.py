@@ -2,6 +2,6 @@
 
 import sys
 
-from kairos._cli import main
+from kairos.cli import main
 
 sys.exit(main())

@@ -736,10 +736,13 @@ async function authChecks() {
       }
     });
     // @trpc/server's ws adapter refuses with ws.close() without a code, which the peer sees as
-    // 1005 (trpc-protocol.md section 5, "When createContext throws", step 3).
-    await check(`auth.ws ${label}: refused socket closed without a code (1005)`, async () => {
+    // 1005 (trpc-protocol.md section 5, "When createContext throws", step 3). An ASGI server
+    // cannot send a close frame without a code (websocket.close always carries one), so ours
+    // closes with 1000 (normal closure); docs/server.md lists this difference. Either way the
+    // official client treats it as the end of a refused connection.
+    await check(`auth.ws ${label}: refused socket is closed (1005, or 1000 from ASGI)`, async () => {
       assert.ok(refused.closeCode !== null, 'needs the refusal check');
-      assert.equal(refused.closeCode, '1005', 'close code seen by the client');
+      assert.ok(['1005', '1000'].includes(refused.closeCode), `close code ${refused.closeCode}`);
     });
   }
 }

@@ -11,6 +11,7 @@ import pytest
 @dataclass(frozen=True)
 class Proc:
     kind: str
+    input_model: object | None = "a parser"  # None: the procedure takes no input
 
 
 REGISTRY: Mapping[str, Proc] = {
@@ -19,6 +20,7 @@ REGISTRY: Mapping[str, Proc] = {
     "fail": Proc("query"),
     "add": Proc("mutation"),
     "count": Proc("subscription"),
+    "ping": Proc("query", input_model=None),
 }
 
 

@@ -18,7 +18,7 @@ from kairos._trpc.http_server import (
 from kairos._trpc.json_values import ABSENT
 from kairos_api import PROCEDURES
 
-from .conftest import REGISTRY
+from .conftest import REGISTRY, Proc
 
 JSON = {"content-type": "application/json"}
 
@@ -89,7 +89,7 @@ def test_the_path_is_percent_decoded() -> None:
 def test_a_malformed_escape_in_the_path_is_a_request_level_400(path: str) -> None:
     status, error, _ = rejected("GET", path)
     assert status == 400
-    assert error["message"] == "Invalid URL-encoding in path"
+    assert error["message"] == f'Invalid URL-encoding in path "{path.strip("/")}"'
     assert "path" not in error["data"]
 
 
@@ -326,3 +326,19 @@ def test_a_response_needs_calls() -> None:
         build_http_response([], True)
     with pytest.raises(ValueError):
         build_http_response([Ok(1), Ok(2)], False)
+
+
+def test_a_procedure_without_input_never_parses_one(registry: Mapping[str, Proc]) -> None:
+    # @trpc/server 11.25.2 answers these with 200: no input parser, so the input is not read.
+    for query in ("input=%7Bnope", "batch=1&input=%5B1%5D"):
+        parsed = parse_http_request("GET", "/ping", query, {}, b"", registry)
+        assert isinstance(parsed, ParsedRequest)
+        assert [(c.error, c.input) for c in parsed.calls] == [(None, ABSENT)]
+    with_input = parse_http_request("GET", "/greet", "input=%7Bnope", {}, b"", registry)
+    assert isinstance(with_input, ParsedRequest) and with_input.calls[0].error is not None
+
+
+def test_a_malformed_path_escape_names_the_path(registry: Mapping[str, Proc]) -> None:
+    rejected = parse_http_request("GET", "/greet%E0%A4%A", "", {}, b"", registry)
+    assert isinstance(rejected, ImmediateResponse) and rejected.error is not None
+    assert rejected.error.message == 'Invalid URL-encoding in path "greet%E0%A4%A"'

@@ -51,6 +51,11 @@ class ProcedureLike(Protocol):
     @property
     def kind(self) -> str: ...
 
+    @property
+    def input_model(self) -> object | None:
+        """None for a procedure that takes no input: its input is never parsed."""
+        ...
+
 
 @dataclass(frozen=True)
 class Call:
@@ -159,7 +164,8 @@ def parse_http_request(
     is_batch = params.get("batch") == "1"
     decoded_path = _decode_path(path.strip("/"))
     if decoded_path is None:
-        return _reject(TRPCError("BAD_REQUEST", "Invalid URL-encoding in path"))
+        message = f'Invalid URL-encoding in path "{path.strip("/")}"'
+        return _reject(TRPCError("BAD_REQUEST", message))
     if is_batch and not allow_batching:
         return _reject(TRPCError("BAD_REQUEST", "Batching is not enabled on the server"))
     if method != "GET":
@@ -244,6 +250,10 @@ def _call(
             ABSENT,
             TRPCError("METHOD_NOT_SUPPORTED", message, path=path, headers=headers),
         )
+    if procedure.input_model is None:
+        # @trpc/server parses an input only for a procedure with an input parser, so input
+        # that is not JSON (or a batch input that is not an object) never reaches these.
+        return Call(path, procedure, ABSENT)
     if isinstance(input, _BadInput):
         return Call(path, procedure, ABSENT, TRPCError("BAD_REQUEST", input.message, path=path))
     return Call(path, procedure, input)

@@ -1,28 +1,22 @@
-"""The ``kairos`` command line."""
+"""``kairos serve``: the reference server."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-import sys
 from pathlib import Path
+from typing import Any
 
-from kairos import __version__
+from kairos.cli._common import fail, positive_int
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="kairos",
-        description="KAIROS stability simulations: the reference server, runs and sweeps.",
-    )
-    parser.add_argument("--version", action="version", version=f"kairos-sdk {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def register(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the reference server",
-        description="Run the KAIROS reference server (tRPC over HTTP and WebSocket).",
+        description="Run the KAIROS reference server: tRPC over HTTP (/trpc/<path>) and "
+        "WebSocket (/trpc) on one port. Without API keys it serves loopback only.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 picks one)")
@@ -35,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         help="require this API key (repeatable); ORG names its organization. "
         "Also from KAIROS_SERVER_API_KEYS (comma-separated)",
     )
-    serve.add_argument("--workers", type=int, default=None, help="simulation worker processes")
-    serve.add_argument("--max-ticks", type=int, default=None, help="most ticks per simulation")
+    serve.add_argument("--workers", type=positive_int, default=None, help="worker processes")
+    serve.add_argument("--max-ticks", type=positive_int, default=None, help="most ticks per run")
     serve.add_argument(
         "--rate-limit",
         type=float,
@@ -44,22 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PER_SECOND",
         help="requests per second per key (0 turns rate limiting off)",
     )
-    serve.add_argument("--rate-burst", type=int, default=None, help="burst size of the rate limit")
-    serve.add_argument(
-        "--dev", action="store_true", help="development mode: stack traces in errors"
-    )
-
-    commands.add_parser("demo", help="run the demonstration job")
-    commands.add_parser("api", help="list the API's procedures")
-
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    from kairos._surface import api_surface
-
-    print(f"kairos-sdk {__version__}: the KAIROS API (sync calls; async twins prefixed 'a')\n")
-    print(api_surface())
-    return 0
+    serve.add_argument("--rate-burst", type=positive_int, default=None, help="rate limit burst")
+    serve.add_argument("--dev", action="store_true", help="development mode: stacks in errors")
+    serve.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -73,35 +54,27 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         keys = dict(parse_key_spec(spec) for spec in specs)
     except ValueError as exc:
-        print(f"kairos serve: {exc}", file=sys.stderr)
-        return 2
-    options: dict[str, object] = {"host": args.host, "port": args.port, "api_keys": keys}
+        fail(str(exc))
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "api_keys": keys}
+    for name in ("workers", "max_ticks"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     if args.db is not None:
         options["db_path"] = args.db
-    if args.workers is not None:
-        options["workers"] = args.workers
-    if args.max_ticks is not None:
-        options["max_ticks"] = args.max_ticks
     if args.rate_limit is not None or args.rate_burst is not None:
         rate = args.rate_limit if args.rate_limit is not None else DEFAULT_RATE_LIMIT.rate
         burst = args.rate_burst if args.rate_burst is not None else DEFAULT_RATE_LIMIT.burst
         options["rate_limit"] = RateLimit(rate, burst) if rate > 0 else None
     options["dev"] = args.dev
     try:
-        config = ServerConfig(**options)  # type: ignore[arg-type]
+        config = ServerConfig(**options)
     except ValueError as exc:
-        print(f"kairos serve: {exc}", file=sys.stderr)
-        return 2
+        fail(str(exc))
     log = logging.getLogger("kairos.server")
     if keys:
         log.info("API keys required: %d key(s) configured", len(keys))
     else:
         log.info("no API keys configured: serving without authentication on %s only", config.host)
     log.info("database: %s", config.db_path)
-    server = Server(config, log_level="info")
-    server.run()
+    Server(config, log_level="info").run()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,6 +22,10 @@ A sweep runs in this process by default (the engine's batch mode), on Dask worke
 for one engine version, which is resolved once and recorded in every row. See :func:`sweep`.
 """
 
+import sys
+import types
+from typing import Any
+
 from ._flips import GridThreshold, Predicate, has_basin_loss
 from ._points import Sampler, choice, integers, loguniform, uniform
 from ._result import SweepResult
@@ -48,3 +52,15 @@ __all__ = [
     "sweep",
     "uniform",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``kairos.sweep(...)`` calls :func:`sweep`, as the documentation writes it, while
+    ``kairos.sweep.find_threshold`` and the other names stay reachable. Type checkers see a
+    module: typed code should write ``from kairos.sweep import sweep``."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,62 @@
+"""The ``kairos`` command line: ``serve``, ``run``, ``stream``, ``validate``, ``versions``,
+``sweep``, ``demo`` and ``api``. Errors print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from kairos import __version__
+from kairos.cli import _demo, _runs, _serve, _sweep
+from kairos.cli._common import CommandError
+from kairos.errors import KairosError, ValidationError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kairos",
+        description="KAIROS stability simulations: run scenarios, stream traces, sweep "
+        "parameters, and serve the reference server.",
+        epilog="Scenario files are JSON in the API's wire form (see schema/kairos.schema.json). "
+        "Client commands use --url/KAIROS_URL and --api-key/KAIROS_API_KEY; with no URL they "
+        "start an embedded server in-process.",
+    )
+    parser.add_argument("--version", action="version", version=f"kairos-sdk {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _serve.register(commands)
+    _runs.register(commands)
+    _sweep.register(commands)
+    _demo.register(commands)
+    api = commands.add_parser("api", help="list the API's procedures and their Python calls")
+    api.set_defaults(handler=_api)
+    return parser
+
+
+def _api(args: argparse.Namespace) -> int:
+    from kairos._surface import api_surface
+
+    print(api_surface())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
+    try:
+        status: int = args.handler(args)
+        return status
+    except ValidationError as exc:
+        print(f"kairos: error: {exc}", file=sys.stderr)
+        return 1
+    except (CommandError, KairosError) as exc:
+        print(f"kairos: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kairos: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["build_parser", "main"]

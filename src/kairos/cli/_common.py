@@ -1,0 +1,84 @@
+"""What the commands share: loading scenario files, making a client, reporting errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from kairos.domains.ai_safety import AISafetyScenario
+
+
+class CommandError(Exception):
+    """A problem to report on one line (``kairos: error: ...``) before exiting with 1."""
+
+
+def fail(message: str) -> NoReturn:
+    raise CommandError(message)
+
+
+def load_scenario(path: Path) -> AISafetyScenario:
+    """A scenario file (the schema's JSON form), with every problem reported at once."""
+    if str(path) == "-":
+        text = sys.stdin.read()
+        where = "<stdin>"
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            fail(f"no such scenario file: {path}")
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror}")
+        where = str(path)
+    try:
+        wire = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{where} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+    return AISafetyScenario.from_wire(wire)
+
+
+def add_client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="server URL (default: KAIROS_URL, else an embedded server in this process)",
+    )
+    parser.add_argument(
+        "--api-key", default=None, help="API key (default: KAIROS_API_KEY; never printed)"
+    )
+    parser.add_argument(
+        "--engine-version", default=None, metavar="V", help="pin an engine version, e.g. 1.4.4"
+    )
+
+
+def make_client(args: argparse.Namespace) -> Any:
+    from kairos.client import KairosClient
+
+    return KairosClient(url=args.url, api_key=args.api_key, engine_version=args.engine_version)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def show_progress() -> bool:
+    from kairos.sweep._progress import wanted
+
+    return wanted(None)
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def save_plot(axes: Any, path: Path) -> None:
+    """Write the figure holding ``axes`` as a PNG."""
+    axes.figure.savefig(path, dpi=120, bbox_inches="tight")

@@ -1,0 +1,228 @@
+"""``kairos run``, ``stream``, ``validate`` and ``versions``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from kairos.cli._common import (
+    add_client_options,
+    fail,
+    load_scenario,
+    make_client,
+    positive_int,
+    save_plot,
+    show_progress,
+)
+
+
+def register(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run a scenario and summarize its trace",
+        description="Run a scenario file to completion and print what the run came to.",
+    )
+    run.add_argument("scenario", type=Path, help="scenario JSON file (- for stdin)")
+    run.add_argument("--ticks", type=positive_int, required=True, help="ticks to run")
+    run.add_argument("--out", type=Path, help="write the trace as JSON lines (constant memory)")
+    run.add_argument("--plot", type=Path, help="write a stability plot (PNG; plotting extra)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    add_client_options(run)
+    run.set_defaults(handler=_run)
+
+    stream = commands.add_parser(
+        "stream",
+        help="stream a run's steps as JSON lines",
+        description="Run a scenario and write each step to stdout as one JSON line, as it is "
+        "computed (constant memory; pipe it into jq or a file).",
+    )
+    stream.add_argument("scenario", type=Path, help="scenario JSON file (- for stdin)")
+    stream.add_argument("--ticks", type=positive_int, required=True, help="ticks to run")
+    stream.add_argument(
+        "--every", type=positive_int, default=1, metavar="K", help="write every K-th step only"
+    )
+    add_client_options(stream)
+    stream.set_defaults(handler=_stream)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a scenario file",
+        description="Check a scenario file against the engine's rules without running it; every "
+        "problem is listed with its field path. Exits 1 when the scenario is invalid.",
+    )
+    validate.add_argument("scenario", type=Path, help="scenario JSON file (- for stdin)")
+    validate.set_defaults(handler=_validate)
+
+    versions = commands.add_parser(
+        "versions",
+        help="list engine versions",
+        description="List the engine versions: the default, the active ones a run may pin, and "
+        "the retired ones. With --url, the server's; otherwise this installation's engine.",
+    )
+    versions.add_argument("--url", default=None, help="ask this server")
+    versions.add_argument("--api-key", default=None, help="API key for --url")
+    versions.set_defaults(handler=_versions)
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario)
+    scenario.validate()
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        fail(f"{args.out} exists; pass --overwrite to replace it")
+    if args.plot is not None:
+        _require_matplotlib()
+    with make_client(args) as client:
+        trace = _collect(client, scenario, args)
+    _print_summary(trace)
+    if args.out is not None:
+        print(f"trace written to {args.out}")
+    if args.plot is not None:
+        from kairos.plotting import plot_stability
+
+        axes = plot_stability(trace)
+        save_plot(axes, args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def _collect(client: Any, scenario: Any, args: argparse.Namespace) -> Any:
+    """Stream the run (with a progress bar on a terminal) into a Trace or a trace file."""
+    from kairos.trace import LazyTrace, Trace, TraceMetadata
+
+    steps = client.stream_run(scenario, ticks=args.ticks)
+    bar = _bar(args.ticks)
+    if args.out is not None:
+        metadata = TraceMetadata(
+            engine_version=client.engine_version or "pending",
+            seed=scenario.seed,
+            scenario_name=scenario.name,
+            ticks=args.ticks,
+        )
+        writer = None
+        try:
+            for step in steps:
+                if writer is None:
+                    metadata = _metadata_of(steps, metadata)
+                    writer = LazyTrace.writer(args.out, metadata, overwrite=args.overwrite)
+                writer.append(step)
+                bar.update(1)
+        finally:
+            bar.close()
+        assert writer is not None
+        return writer.close()
+    collected = []
+    try:
+        for step in steps:
+            collected.append(step)
+            bar.update(1)
+    finally:
+        bar.close()
+    return Trace.from_steps(collected, _metadata_of(steps, None))
+
+
+def _metadata_of(steps: Any, fallback: Any) -> Any:
+    metadata = getattr(steps, "metadata", None)
+    return metadata if metadata is not None else fallback
+
+
+def _stream(args: argparse.Namespace) -> int:
+    from kairos.engine import canonical_json
+
+    scenario = load_scenario(args.scenario)
+    scenario.validate()
+    out = sys.stdout
+    with make_client(args) as client:
+        for step in client.stream_run(scenario, ticks=args.ticks):
+            if step.t % args.every == 0 or step.t == args.ticks:
+                out.write(canonical_json(step.model_dump(mode="json", by_alias=True)) + "\n")
+    out.flush()
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    scenario_text = "-" if str(args.scenario) == "-" else args.scenario
+    from kairos.cli._common import load_scenario as _load
+    from kairos.errors import ValidationError
+
+    try:
+        scenario = _load(Path(scenario_text))
+        scenario.validate()
+    except ValidationError as exc:
+        print(f"{args.scenario}: invalid ({len(exc.issues)} problem(s))")
+        for issue in exc.issues:
+            print(f"  {issue.path}: {issue.message}")
+        return 1
+    print(
+        f"{args.scenario}: valid ({len(scenario.models)} model(s), "
+        f"{len(scenario.oversight_bodies)} oversight body(ies), {len(scenario.events)} event(s))"
+    )
+    return 0
+
+
+def _versions(args: argparse.Namespace) -> int:
+    if args.url is not None:
+        from kairos.client import KairosClient
+
+        with KairosClient(url=args.url, api_key=args.api_key) as client:
+            versions: dict[str, Any] = client.engine.versions().model_dump(
+                by_alias=True, mode="json"
+            )
+        where = args.url
+    else:
+        from kairos.engine import engine_versions
+
+        versions = engine_versions()
+        where = "this installation"
+    print(f"engine versions of {where} (default {versions['default']}):")
+    for entry in versions["active"]:
+        mark = "*" if entry["version"] == versions["default"] else " "
+        print(f" {mark} {entry['version']:<8} {entry['released']}  {entry['notes']}")
+    for entry in versions["retired"]:
+        print(f"   {entry['version']:<8} {entry['released']}  retired: {entry['notes']}")
+    return 0
+
+
+def _print_summary(trace: Any) -> None:
+    md = trace.metadata
+    losses = trace.basin_losses()
+    rows = [
+        ("simulation", md.simulation_id or "-"),
+        ("scenario", md.scenario_name),
+        ("engine version", md.engine_version),
+        ("seed", md.seed),
+        ("ticks", len(trace)),
+        ("final phase", trace.final_phase()),
+        ("mean stability", f"{trace.mean_stability():.6f}"),
+        ("min stability", f"{trace.min_stability():.6f}"),
+        ("phase transitions", len(trace.phase_transitions())),
+        ("basin losses", len(losses)),
+        ("first basin loss", f"tick {losses[0].tick} ({losses[0].agent})" if losses else "none"),
+        ("ghost branches", len(trace.ghost_branches())),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+def _bar(total: int) -> Any:
+    class _Quiet:
+        def update(self, count: int) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    if not show_progress():
+        return _Quiet()
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    return tqdm(total=total, unit="tick", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
+
+
+def _require_matplotlib() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        fail('--plot needs matplotlib: pip install "kairos-sdk[plotting]"')
