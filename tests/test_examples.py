@@ -1,0 +1,43 @@
+"""Every script in examples/ runs as written and prints what it promises."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+EXPECTED = {
+    "capability_sweep.py": ["  100  resonant", " 1000  volatile"],
+    "deceptive_alignment.py": ["engine 1.4.4, seed 1024", "final phase:"],
+    "trace_forensics.py": ["Engine version: 1.4.4, seed: 7", "Model_B at tick 400: gamma="],
+    "stream_danger.py": ["Danger at tick", "ticks below S = 0.1"],
+    "critical_threshold.py": ["alignment 70: basin losses begin at capability"],
+    "dask_sweep.py": ["400 runs on engine 1.5.0"],
+    "plot_trace.py": ["stability.png"],
+}
+
+
+def test_every_example_is_covered() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs(name: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAIROS_URL", "KAIROS_API_KEY")}
+    args = [sys.executable, str(EXAMPLES / name)]
+    if name == "plot_trace.py":
+        args.append(str(tmp_path))
+    result = subprocess.run(
+        args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    for fragment in EXPECTED[name]:
+        assert fragment in result.stdout, result.stdout
+    if name == "plot_trace.py":
+        for png in ("stability.png", "agents.png"):
+            assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
