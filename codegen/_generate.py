@@ -201,13 +201,18 @@ def _format(package: Path, workdir: Path) -> None:
 
 def _check_param_names(models_path: Path, namespaces: list[_Namespace]) -> None:
     """The stubs build input models by field name; make sure those names are the models'."""
-    spec = importlib.util.spec_from_file_location("_kairos_codegen_models", models_path)
+    name = "_kairos_codegen_package"
+    package_dir = models_path.parent
+    spec = importlib.util.spec_from_file_location(
+        name, package_dir / "__init__.py", submodule_search_locations=[str(package_dir)]
+    )
     if spec is None or spec.loader is None:
-        raise SchemaError(f"cannot import {models_path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+        raise SchemaError(f"cannot import {package_dir}")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
     try:
-        spec.loader.exec_module(module)
+        spec.loader.exec_module(package)
+        module = sys.modules[f"{name}.models"]
         for namespace in namespaces:
             for method in namespace.methods:
                 if method.input_model is None:
@@ -222,7 +227,8 @@ def _check_param_names(models_path: Path, namespaces: list[_Namespace]) -> None:
                             f"field of {method.input_model} with wire name {param.wire_name!r}"
                         )
     finally:
-        del sys.modules[spec.name]
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            del sys.modules[key]
 
 
 def default_paths() -> tuple[Path, Path]:

@@ -35,7 +35,14 @@ DATAMODEL_CODEGEN_ARGS = (
     "--use-union-operator",
     "--formatters=builtin",
     f"--class-name={_ROOT_NAME}",
+    "--base-class=_kairos_generated_base.KairosModel",
 )
+
+# datamodel-code-generator only takes an absolute base-class path; the models import it from the
+# package's own _base module (rendered from codegen/templates/_base.py.jinja), relatively, so
+# that a package generated under another name stays self-contained.
+_BASE_IMPORT = "from _kairos_generated_base import KairosModel"
+_RELATIVE_BASE_IMPORT = "from ._base import KairosModel"
 
 
 def generate_models(schema: ApiSchema, workdir: Path, header: str) -> str:
@@ -59,6 +66,9 @@ def generate_models(schema: ApiSchema, workdir: Path, header: str) -> str:
     if result.returncode != 0:
         raise SchemaError(f"datamodel-code-generator failed:\n{result.stderr.strip()}")
     text = output.read_text(encoding="utf-8")
+    if text.count(_BASE_IMPORT) != 1:
+        raise SchemaError("datamodel-code-generator did not import the models' base class")
+    text = text.replace(_BASE_IMPORT, _RELATIVE_BASE_IMPORT)
     text = _drop_root(text)
     _check_defs_present(text, schema)
     return text

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 from typing_extensions import TypeAliasType
+
+from ._base import KairosModel
 
 Domain = TypeAliasType("Domain", Literal["ai_safety"])
 """
@@ -50,7 +52,7 @@ The name of a model or oversight body: letters, digits, '_', '.', '-', at most 6
 """
 
 
-class ScenarioEvent(BaseModel):
+class ScenarioEvent(KairosModel):
     """
     An event scheduled at a tick. It takes effect in that tick.
     """
@@ -77,7 +79,7 @@ class ScenarioEvent(BaseModel):
     """
 
 
-class AgentState(BaseModel):
+class AgentState(KairosModel):
     """
     The state of one model after a tick.
     """
@@ -120,7 +122,7 @@ class AgentState(BaseModel):
     """
 
 
-class OversightState(BaseModel):
+class OversightState(KairosModel):
     """
     The state of one oversight body after a tick.
     """
@@ -137,7 +139,7 @@ class OversightState(BaseModel):
     """
 
 
-class PhaseTransition(BaseModel):
+class PhaseTransition(KairosModel):
     """
     A change of the system's phase between two consecutive ticks.
     """
@@ -160,7 +162,7 @@ class PhaseTransition(BaseModel):
     """
 
 
-class BasinLoss(BaseModel):
+class BasinLoss(KairosModel):
     """
     An irreversible failure: a model's trajectory left its stable basin because its buffer could no longer contain its pressure.
     """
@@ -183,7 +185,7 @@ class BasinLoss(BaseModel):
     """
 
 
-class GhostBranch(BaseModel):
+class GhostBranch(KairosModel):
     """
     A pruned timeline: a tick whose first attempt produced a paradox (a pairwise score below the paradox threshold) and was rolled back and retried under a decree.
     """
@@ -210,7 +212,7 @@ class GhostBranch(BaseModel):
     """
 
 
-class TraceStep(BaseModel):
+class TraceStep(KairosModel):
     """
     The state of the system after one tick.
     """
@@ -253,7 +255,7 @@ class TraceStep(BaseModel):
     """
 
 
-class TraceChunk(BaseModel):
+class TraceChunk(KairosModel):
     """
     One event of a simulation stream: consecutive trace steps. The event is tracked by the tick of its last step.
     """
@@ -276,7 +278,7 @@ Where a simulation is in its life: queued, running, completed, failed or cancell
 """
 
 
-class SimulationSummary(BaseModel):
+class SimulationSummary(KairosModel):
     """
     What a completed run came to.
     """
@@ -311,7 +313,7 @@ class SimulationSummary(BaseModel):
     """
 
 
-class SimulationFailure(BaseModel):
+class SimulationFailure(KairosModel):
     """
     Why a simulation failed.
     """
@@ -330,7 +332,7 @@ class SimulationFailure(BaseModel):
     """
 
 
-class Simulation(BaseModel):
+class Simulation(KairosModel):
     """
     A simulation record: what was asked, how far it got, and what it came to.
     """
@@ -401,7 +403,7 @@ An engine version number, MAJOR.MINOR.PATCH.
 """
 
 
-class EngineVersion(BaseModel):
+class EngineVersion(KairosModel):
     """
     One release of the engine.
     """
@@ -424,7 +426,7 @@ class EngineVersion(BaseModel):
     """
 
 
-class EngineVersions(BaseModel):
+class EngineVersions(KairosModel):
     """
     The engine versions a server runs.
     """
@@ -447,7 +449,7 @@ class EngineVersions(BaseModel):
     """
 
 
-class FieldInfo(BaseModel):
+class FieldInfo(KairosModel):
     """
     One input field of a domain entity.
     """
@@ -486,7 +488,7 @@ class FieldInfo(BaseModel):
     """
 
 
-class EntityKind(BaseModel):
+class EntityKind(KairosModel):
     """
     A kind of entity a domain's scenarios contain.
     """
@@ -509,7 +511,7 @@ class EntityKind(BaseModel):
     """
 
 
-class EventTypeInfo(BaseModel):
+class EventTypeInfo(KairosModel):
     """
     An event type of a domain and the range of its magnitude.
     """
@@ -544,7 +546,7 @@ class EventTypeInfo(BaseModel):
     """
 
 
-class DomainInfo(BaseModel):
+class DomainInfo(KairosModel):
     """
     A simulation domain: its vocabulary, ranges and events.
     """
@@ -575,7 +577,7 @@ class DomainInfo(BaseModel):
     """
 
 
-class DomainList(BaseModel):
+class DomainList(KairosModel):
     """
     The domains a server supports.
     """
@@ -590,7 +592,7 @@ class DomainList(BaseModel):
     """
 
 
-class ValidationIssue(BaseModel):
+class ValidationIssue(KairosModel):
     """
     One problem found in an input.
     """
@@ -609,7 +611,7 @@ class ValidationIssue(BaseModel):
     """
 
 
-class ValidationResult(BaseModel):
+class ValidationResult(KairosModel):
     """
     The outcome of checking a scenario.
     """
@@ -628,7 +630,7 @@ class ValidationResult(BaseModel):
     """
 
 
-class ValidateScenarioInput(BaseModel):
+class ValidateScenarioInput(KairosModel):
     """
     Input of scenario.validate.
     """
@@ -643,7 +645,7 @@ class ValidateScenarioInput(BaseModel):
     """
 
 
-class SimulationIdInput(BaseModel):
+class SimulationIdInput(KairosModel):
     """
     Input naming one simulation.
     """
@@ -658,7 +660,7 @@ class SimulationIdInput(BaseModel):
     """
 
 
-class ListSimulationsInput(BaseModel):
+class ListSimulationsInput(KairosModel):
     """
     Input of simulation.list.
     """
@@ -687,7 +689,7 @@ class ListSimulationsInput(BaseModel):
     """
 
 
-class SimulationPage(BaseModel):
+class SimulationPage(KairosModel):
     """
     One page of simulations.
     """
@@ -706,7 +708,7 @@ class SimulationPage(BaseModel):
     """
 
 
-class TraceInput(BaseModel):
+class TraceInput(KairosModel):
     """
     Input of simulation.trace.
     """
@@ -735,7 +737,7 @@ The fromTick of the next page; null when no later step exists yet.
 """
 
 
-class TracePage(BaseModel):
+class TracePage(KairosModel):
     """
     A page of trace steps.
     """
@@ -754,7 +756,7 @@ class TracePage(BaseModel):
     """
 
 
-class StreamInput(BaseModel):
+class StreamInput(KairosModel):
     """
     Input of simulation.stream.
     """
@@ -806,7 +808,7 @@ The tRPC v11 error code keys.
 """
 
 
-class EngineVersionErrorDetail(BaseModel):
+class EngineVersionErrorDetail(KairosModel):
     """
     A pinned engine version is retired or unknown.
     """
@@ -829,7 +831,7 @@ class EngineVersionErrorDetail(BaseModel):
     """
 
 
-class ValidationErrorDetail(BaseModel):
+class ValidationErrorDetail(KairosModel):
     """
     An input failed validation.
     """
@@ -848,7 +850,7 @@ class ValidationErrorDetail(BaseModel):
     """
 
 
-class RateLimitErrorDetail(BaseModel):
+class RateLimitErrorDetail(KairosModel):
     """
     The caller sent too many requests.
     """
@@ -867,7 +869,7 @@ class RateLimitErrorDetail(BaseModel):
     """
 
 
-class SimulationErrorDetail(BaseModel):
+class SimulationErrorDetail(KairosModel):
     """
     A simulation failed in the engine.
     """
@@ -890,7 +892,7 @@ class SimulationErrorDetail(BaseModel):
     """
 
 
-class LimitErrorDetail(BaseModel):
+class LimitErrorDetail(KairosModel):
     """
     A request exceeded one of the server's limits.
     """
@@ -917,7 +919,7 @@ class LimitErrorDetail(BaseModel):
     """
 
 
-class ErrorData(BaseModel):
+class ErrorData(KairosModel):
     """
     The data of a tRPC error: its code key and HTTP status, the procedure path, and KAIROS details.
     """
@@ -960,7 +962,7 @@ class ErrorData(BaseModel):
     """
 
 
-class ErrorShape(BaseModel):
+class ErrorShape(KairosModel):
     """
     A tRPC error as it travels on the wire.
     """
@@ -983,7 +985,7 @@ class ErrorShape(BaseModel):
     """
 
 
-class AISafetyModel(BaseModel):
+class AISafetyModel(KairosModel):
     """
     A frontier AI model taking part in an AI-safety scenario.
     """
@@ -1024,7 +1026,7 @@ class AISafetyModel(BaseModel):
     """
 
 
-class OversightBody(BaseModel):
+class OversightBody(KairosModel):
     """
     A governance entity (safety board, audit committee, automated monitor) that stabilizes every model of the scenario.
     """
@@ -1049,7 +1051,7 @@ class OversightBody(BaseModel):
     """
 
 
-class Scenario(BaseModel):
+class Scenario(KairosModel):
     """
     A complete scenario: the models, oversight bodies and scheduled events of one simulation, and its seed.
     """
@@ -1089,7 +1091,7 @@ class Scenario(BaseModel):
     """
 
 
-class CreateSimulationInput(BaseModel):
+class CreateSimulationInput(KairosModel):
     """
     Input of simulation.create.
     """

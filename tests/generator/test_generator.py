@@ -39,7 +39,15 @@ def snapshot_py(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 @pytest.mark.parametrize(
     "module",
-    ["__init__.py", "enums.py", "models.py", "namespaces.py", "procedures.py", "runtime.py"],
+    [
+        "__init__.py",
+        "_base.py",
+        "enums.py",
+        "models.py",
+        "namespaces.py",
+        "procedures.py",
+        "runtime.py",
+    ],
 )
 def test_generated_module_matches_snapshot(
     zoo_files: dict[str, str], module: str, snapshot_py: SnapshotAssertion
@@ -50,6 +58,7 @@ def test_generated_module_matches_snapshot(
 def test_package_file_list(zoo_files: dict[str, str]) -> None:
     assert sorted(zoo_files) == [
         "__init__.py",
+        "_base.py",
         "enums.py",
         "models.py",
         "namespaces.py",
@@ -291,3 +300,14 @@ def test_a_broken_schema_exits_2_with_a_message(
     assert codegen_main(["--schema", str(broken), "--out", str(tmp_path / "out")]) == 2
     assert "not valid JSON" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_models_show_a_readable_table_in_jupyter(import_generated) -> None:
+    zoo = import_generated(ZOO_SCHEMA)
+    owner = zoo.Owner.model_validate({**OWNER, "name": "Ada <script>", "pets": OWNER["pets"] * 5})
+    html = owner._repr_html_()
+    assert html.startswith("<table>") and "<b>Owner</b>" in html
+    assert "Ada &lt;script&gt;" in html, "values are escaped"
+    assert "address" in html and "Address(street=1 Main St, city=Zurich" in html
+    assert "... 2 more]" in html, "long lists are cut short"
+    assert isinstance(owner, zoo.models.KairosModel)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from typing_extensions import TypeAliasType
+
+from ._base import KairosModel
 
 Color = TypeAliasType("Color", Literal["red", "green", "blue"])
 """
@@ -14,7 +16,7 @@ A collar color.
 """
 
 
-class Address(BaseModel):
+class Address(KairosModel):
     """
     Where an owner lives.
     """
@@ -37,7 +39,7 @@ class Address(BaseModel):
     """
 
 
-class Cat(BaseModel):
+class Cat(KairosModel):
     """
     A cat.
     """
@@ -60,7 +62,7 @@ class Cat(BaseModel):
     """
 
 
-class Dog(BaseModel):
+class Dog(KairosModel):
     """
     A dog.
     """
@@ -86,7 +88,7 @@ class Dog(BaseModel):
 Pets = TypeAliasType("Pets", Annotated[Cat | Dog, Field(discriminator="kind")])
 
 
-class Owner(BaseModel):
+class Owner(KairosModel):
     """
     A pet owner.
     """
@@ -117,7 +119,7 @@ class Owner(BaseModel):
     """
 
 
-class CreateOwnerInput(BaseModel):
+class CreateOwnerInput(KairosModel):
     """
     Input of owner.create.
     """
@@ -148,7 +150,7 @@ class CreateOwnerInput(BaseModel):
     """
 
 
-class OwnerIdInput(BaseModel):
+class OwnerIdInput(KairosModel):
     """
     Names one owner.
     """
@@ -163,7 +165,7 @@ class OwnerIdInput(BaseModel):
     """
 
 
-class ListOwnersInput(BaseModel):
+class ListOwnersInput(KairosModel):
     """
     Input of owner.list.
     """
@@ -186,7 +188,7 @@ class ListOwnersInput(BaseModel):
     """
 
 
-class OwnerPage(BaseModel):
+class OwnerPage(KairosModel):
     """
     A page of owners.
     """
@@ -205,7 +207,7 @@ class OwnerPage(BaseModel):
     """
 
 
-class WatchInput(BaseModel):
+class WatchInput(KairosModel):
     """
     Input of owner.watch.
     """
@@ -224,7 +226,7 @@ class WatchInput(BaseModel):
     """
 
 
-class Feeding(BaseModel):
+class Feeding(KairosModel):
     """
     A pet was fed.
     """
@@ -243,7 +245,7 @@ class Feeding(BaseModel):
     """
 
 
-class Pong(BaseModel):
+class Pong(KairosModel):
     """
     The answer to a ping.
     """
