@@ -8,7 +8,12 @@ Each new client connection takes the next mode from a script (then ``default``):
 * ``"reset"``: close the connection at once (a connection error; refused WebSocket opens);
 * ``"drop_response"``: forward one HTTP request upstream, read the answer, then close the client
   connection without it (the server did the work; the client never hears of it);
-* ``"hang"``: read and never answer (a timeout).
+* ``"hang"``: read and never answer (a timeout);
+* ``("delay", seconds)``: wait ``seconds`` before piping (a slow answer, a slow handshake);
+* ``("truncate", nbytes)``: forward one HTTP request, read the answer, send only its first
+  ``nbytes`` bytes, then reset (the server did the work; the client sees half an answer);
+* ``("ws_cut_every", n)``: pipe, but reset the connection right after the ``n``-th WebSocket
+  frame from the server (a socket killed every ``n`` frames when it is the ``default``).
 
 :meth:`cut` closes every open connection (a WebSocket killed mid-stream). Requests and
 connections are counted; the client-to-server bytes of each connection are kept (bounded).
@@ -59,6 +64,7 @@ class FaultProxy:
         self.default: Mode = "pass"
         self.connections = 0
         self.requests = 0
+        self.ws_cuts = 0
         self.sent: list[bytearray] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
@@ -127,6 +133,30 @@ class FaultProxy:
                 await _read_response(up_reader)
                 up_writer.close()
                 writer.transport.abort()
+            elif isinstance(mode, tuple) and mode[0] == "delay":
+                await asyncio.sleep(mode[1])
+                await self._pipe(reader, writer, sent)
+            elif isinstance(mode, tuple) and mode[0] == "truncate":
+                request = await _read_request(reader)
+                self.requests += 1
+                sent += request[:65536]
+                up_reader, up_writer = await asyncio.open_connection(
+                    "127.0.0.1", self.upstream_port
+                )
+                up_writer.write(request)
+                await up_writer.drain()
+                response = await _read_response(up_reader)
+                up_writer.close()
+                writer.write(response[: mode[1]])
+                await writer.drain()
+                writer.transport.abort()
+            elif isinstance(mode, tuple) and mode[0] == "ws_cut_every":
+                head = await reader.readuntil(b"\r\n\r\n")
+                if b"upgrade: websocket" in head.lower():
+                    sent.extend(head[:4096])
+                    await self._pipe_ws_frames(reader, writer, mode[1], head)
+                else:  # plain HTTP through the same proxy
+                    await self._pipe(reader, writer, sent, head)
             elif isinstance(mode, tuple) and mode[0] == "status":
                 _, code, headers, body = mode
                 request = await _read_request(reader)
@@ -148,10 +178,18 @@ class FaultProxy:
                 writer.transport.abort()
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sent: bytearray
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        sent: bytearray,
+        first: bytes = b"",
     ) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         self._writers.add(up_writer)
+        if first:
+            self.requests += 1
+            sent.extend(first[:4096])
+            up_writer.write(first)
 
         async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter, keep: bool) -> None:
             try:
@@ -171,6 +209,59 @@ class FaultProxy:
 
         try:
             await asyncio.gather(copy(reader, up_writer, True), copy(up_reader, writer, False))
+        finally:
+            self._writers.discard(up_writer)
+
+    async def _pipe_ws_frames(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        frames: int,
+        handshake: bytes,
+    ) -> None:
+        """Pipe one WebSocket connection; reset both ends after ``frames`` server frames."""
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._writers.add(up_writer)
+        up_writer.write(handshake)
+
+        async def upstream() -> None:
+            try:
+                while chunk := await reader.read(65536):
+                    up_writer.write(chunk)
+                    await up_writer.drain()
+            except OSError:
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    up_writer.transport.abort()
+
+        async def downstream() -> None:
+            try:
+                writer.write(await up_reader.readuntil(b"\r\n\r\n"))  # the 101 answer
+                for _ in range(frames):
+                    head = await up_reader.readexactly(2)
+                    size = head[1] & 0x7F
+                    extra = b""
+                    if size == 126:
+                        extra = await up_reader.readexactly(2)
+                        size = int.from_bytes(extra, "big")
+                    elif size == 127:
+                        extra = await up_reader.readexactly(8)
+                        size = int.from_bytes(extra, "big")
+                    if head[1] & 0x80:  # masked (never from a server, but be exact)
+                        extra += await up_reader.readexactly(4)
+                    writer.write(head + extra + await up_reader.readexactly(size))
+                    await writer.drain()
+                self.ws_cuts += 1
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                pass
+            finally:
+                for end in (writer, up_writer):
+                    with contextlib.suppress(Exception):
+                        end.transport.abort()
+
+        try:
+            await asyncio.gather(upstream(), downstream())
         finally:
             self._writers.discard(up_writer)
 
