@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from kairos.server._runner import utc_now
 from kairos.server._storage import Store
+from kairos.server._worker import PARENT_ENV
 
 log = logging.getLogger("kairos.server")
 
@@ -113,6 +115,7 @@ class WorkerPool:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=None,
+            env={**os.environ, PARENT_ENV: str(os.getpid())},
         )
         self._processes.add(process)
         return process

@@ -4,13 +4,18 @@
 directly): it resumes from the stored checkpoint when the simulation was interrupted, writes
 chunks of steps together with a checkpoint, honours cancellation between chunks, and always
 leaves the record in a final status with a summary or a reason.
+
+Only a fault of the engine's own computation fails a run. A failure around it (the store, or
+the progress channel to a server that has died) propagates: the worker process exits, the run
+stays ``running`` with its last checkpoint, and the pool (or the next server) resumes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +23,11 @@ from kairos import engine
 from kairos.server._storage import SimulationRecord, Store
 
 ProgressCallback = Callable[[str, int], None]
+
+
+class _EngineFault(Exception):
+    """An unexpected exception raised by the engine's computation (not by the store or the
+    progress callback): the run is failed with ``engine_fault``."""
 
 
 def utc_now() -> str:
@@ -49,8 +59,9 @@ def execute(
         return _fail(store, simulation_id, "checkpoint_unusable", str(exc))
     except engine.ScenarioError as exc:
         return _fail(store, simulation_id, "invalid_scenario", str(exc))
-    except Exception as exc:  # an engine fault must fail the run, not kill the worker
-        return _fail(store, simulation_id, "engine_fault", f"{type(exc).__name__}: {exc}")
+    except _EngineFault as fault:  # an engine fault must fail the run, not kill the worker
+        cause = fault.__cause__
+        return _fail(store, simulation_id, "engine_fault", f"{type(cause).__name__}: {cause}")
 
 
 def _run(
@@ -66,28 +77,42 @@ def _run(
     first_tick = simulation.tick + 1
     last_flush = time.monotonic()
     while simulation.tick < record.ticks:
-        step = simulation.step()
-        summary.add(step)
-        pending.append(engine.canonical_json(step).encode())
+        with _engine_faults():
+            step = simulation.step()
+            summary.add(step)
+            pending.append(engine.canonical_json(step).encode())
         now = time.monotonic()
         if len(pending) >= chunk_steps or now - last_flush >= flush_seconds:
             if store.cancel_requested(record.id):
                 return _cancel(store, record.id)
-            store.append_chunk(record.id, first_tick, pending, checkpoint=simulation.checkpoint())
+            with _engine_faults():
+                checkpoint = simulation.checkpoint()
+            store.append_chunk(record.id, first_tick, pending, checkpoint=checkpoint)
             if on_progress is not None:
                 on_progress(record.id, simulation.tick)
             first_tick, pending, last_flush = simulation.tick + 1, [], now
     if pending:
-        store.append_chunk(record.id, first_tick, pending, checkpoint=simulation.checkpoint())
+        with _engine_faults():
+            checkpoint = simulation.checkpoint()
+        store.append_chunk(record.id, first_tick, pending, checkpoint=checkpoint)
         if on_progress is not None:
             on_progress(record.id, simulation.tick)
-    done = store.finish(
-        record.id,
-        "completed",
-        completed_at=utc_now(),
-        summary_json=engine.canonical_json(summary.summary()),
-    )
+    with _engine_faults():
+        summary_json = engine.canonical_json(summary.summary())
+    done = store.finish(record.id, "completed", completed_at=utc_now(), summary_json=summary_json)
     return done.status if done else "completed"
+
+
+@contextlib.contextmanager
+def _engine_faults() -> Iterator[None]:
+    """Marks an unexpected exception of the engine's computation as an engine fault (the
+    engine's own typed errors keep their meaning)."""
+    try:
+        yield
+    except (engine.EngineVersionError, engine.CheckpointError, engine.ScenarioError):
+        raise
+    except Exception as exc:
+        raise _EngineFault() from exc
 
 
 def _resume(
@@ -104,14 +129,17 @@ def _resume(
     if checkpoint is None or record.tick == 0:
         if record.tick:
             store.rewind(record.id, 0)
-        return engine.Simulation(scenario, record.engine_version), summary
+        with _engine_faults():
+            return engine.Simulation(scenario, record.engine_version), summary
     tick, data = checkpoint
     if tick != record.tick:
         store.rewind(record.id, tick)
-    simulation = engine.Simulation.from_checkpoint(scenario, data)
+    with _engine_faults():
+        simulation = engine.Simulation.from_checkpoint(scenario, data)
     for _first, _last, lines in store.iter_chunks(record.id, after_tick=0):
-        for line in lines:
-            summary.add(json.loads(line))
+        with _engine_faults():
+            for line in lines:
+                summary.add(json.loads(line))
     return simulation, summary
 
 

@@ -5,20 +5,46 @@ stdout, one line per message: ``progress <id> <tick>`` after each stored chunk a
 ``end <id> <status>`` when the run reaches a final status. A plain subprocess rather than a
 multiprocessing pool: multiprocessing's spawn and forkserver start methods re-import the
 parent's ``__main__``, which in the embedded server is the user's own script.
+
+A worker never outlives its server: on Linux the kernel kills it when the server dies (even by
+``kill -9``), elsewhere it exits at its next report, when the pipe to the server is broken.
+An orphan left running would go on writing a simulation the next server resumes too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import signal
 import sys
 
 from kairos.server._runner import execute
 from kairos.server._storage import Store
+
+PARENT_ENV = "KAIROS_WORKER_PARENT"
+"""The pid of the server that started the worker (set by the pool)."""
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> bool:
+    """Have the kernel SIGKILL this process when its parent dies (Linux); False elsewhere, or
+    when the parent is already gone."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    expected = os.environ.get(PARENT_ENV)
+    return expected is None or os.getppid() == int(expected)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m kairos.server._worker DB_PATH", file=sys.stderr)
         return 2
+    if not die_with_parent():
+        return 1  # the server died while this worker was starting
     store = Store(argv[0])
     out = sys.stdout
 
