@@ -74,7 +74,7 @@ class AISafetyScenario:
         head = {"name": name, "seed": seed, "models": []}
         issues = _select(validate_scenario(head), ("name", "seed"))
         if issues:
-            raise ValidationError(issues, f"Invalid scenario {name!r} ({_count(issues)})")
+            raise ValidationError(issues, f"Invalid scenario {_brief(name)} ({_count(issues)})")
         self._seed = int(seed)  # the engine also accepts integral floats such as 1024.0
 
     # -- building ------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ class AISafetyScenario:
         index = len(self._models)
         wire = self._head()
         wire["models"] = [*wire["models"], entry.to_wire()]
-        self._check(wire, ("models", f"models[{index}]"), f"model {name!r}")
+        self._check(wire, ("models", f"models[{index}]"), f"model {_brief(name)}")
         self._models.append(entry)
         return self
 
@@ -120,7 +120,7 @@ class AISafetyScenario:
         wire = self._head()
         wire["oversightBodies"] = [*wire["oversightBodies"], entry.to_wire()]
         self._check(
-            wire, ("oversightBodies", f"oversightBodies[{index}]"), f"oversight body {name!r}"
+            wire, ("oversightBodies", f"oversightBodies[{index}]"), f"oversight body {_brief(name)}"
         )
         self._bodies.append(entry)
         return self
@@ -152,7 +152,7 @@ class AISafetyScenario:
         if issues:
             raise ValidationError(
                 issues,
-                f"Cannot add event {kind!r} at tick {tick!r} to "
+                f"Cannot add event {_brief(kind)} at tick {_brief(tick)} to "
                 f"scenario {self._name!r} ({_count(issues)})",
             )
         self._events.append(EventEntry(int(tick), kind, target, magnitude))
@@ -254,7 +254,7 @@ class AISafetyScenario:
         issues = _issues(validate_scenario(data))
         if issues:
             name = data.get("name") if isinstance(data, Mapping) else None
-            raise ValidationError(issues, f"Invalid scenario {name!r} ({_count(issues)})")
+            raise ValidationError(issues, f"Invalid scenario {_brief(name)} ({_count(issues)})")
         scenario = cls(data["name"], data["seed"])
         for model in data["models"]:
             scenario._models.append(
@@ -330,7 +330,7 @@ class AISafetyScenario:
             issues += [
                 Issue(
                     f"{paths[1]}.name",
-                    f"duplicate name {name!r}: already used by oversightBodies[{i}].name",
+                    f"duplicate name {_brief(name)}: already used by oversightBodies[{i}].name",
                 )
                 for i, body in enumerate(self._bodies)
                 if body.name == name
@@ -353,6 +353,15 @@ def _select(raw: Sequence[EngineIssue], paths: Sequence[str]) -> list[Issue]:
         for issue in _issues(raw)
         if any(issue.path == p or issue.path.startswith(f"{p}.") for p in paths)
     ]
+
+
+def _brief(value: object) -> str:
+    """``repr(value)`` for a message, never raising (an int too long for ``str()``) and never
+    more than 60 characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<integer of about {int(value.bit_length() * 0.30103)} digits>"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _count(issues: Sequence[_T]) -> str:

@@ -109,6 +109,14 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _show_int(value: int) -> str:
+    """An integer for a message: huge ones (whose str() may even raise) by their size."""
+    if value.bit_length() > 64:
+        digits = int(value.bit_length() * 0.30103)
+        return f"{'a negative' if value < 0 else 'an'} integer of about {digits} digits"
+    return str(value)
+
+
 class _Checker:
     def __init__(self) -> None:
         self.issues: list[Issue] = []
@@ -122,7 +130,12 @@ class _Checker:
             self.add(path, f"must be a number {rng}, got {_type_name(value)}")
             return None
         assert isinstance(value, (int, float))
-        as_float = float(value)
+        try:
+            as_float = float(value)
+        except OverflowError:  # an int beyond any float: out of every range
+            assert isinstance(value, int)
+            self.add(path, f"must be {rng}, got {_show_int(value)}")
+            return None
         if not math.isfinite(as_float):
             self.add(path, f"must be a finite number {rng}, got {value!r}")
             return None
@@ -139,10 +152,11 @@ class _Checker:
         elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
             as_int = int(value)  # JSON has one number type: 100.0 is the integer 100
         if as_int is None:
-            self.add(path, f"must be an integer {rng}, got {_type_name(value)} {value!r}")
+            shown = _show_int(value) if isinstance(value, int) else repr(value)
+            self.add(path, f"must be an integer {rng}, got {_type_name(value)} {shown}")
             return None
         if not lo <= as_int <= hi:
-            self.add(path, f"must be an integer {rng}, got {as_int}")
+            self.add(path, f"must be an integer {rng}, got {_show_int(as_int)}")
             return None
         return as_int
 
