@@ -29,6 +29,15 @@ def register(commands: Any) -> None:
         help="require this API key (repeatable); ORG names its organization. "
         "Also from KAIROS_SERVER_API_KEYS (comma-separated)",
     )
+    serve.add_argument(
+        "--api-keys-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="require the API keys in this file, one [ORG=]KEY per line (# comments). The file "
+        "is re-read when it changes (checked every second, or at once on SIGHUP): a key removed "
+        "from it is revoked without a restart, and its open WebSockets are closed",
+    )
     serve.add_argument("--workers", type=positive_int, default=None, help="worker processes")
     serve.add_argument("--max-ticks", type=positive_int, default=None, help="most ticks per run")
     serve.add_argument(
@@ -44,11 +53,17 @@ def register(commands: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from kairos.client._logging import RedactingFilter
     from kairos.server import Server, ServerConfig
-    from kairos.server._auth import RateLimit, parse_key_spec
+    from kairos.server._auth import KeyRing, RateLimit, parse_key_spec
     from kairos.server._config import DEFAULT_RATE_LIMIT
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    level = logging.DEBUG if os.environ.get("KAIROS_LOG", "").strip().lower() == "debug" else None
+    logging.basicConfig(
+        level=level or logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())  # no key reaches the log, whoever logs it
     specs = list(args.api_key)
     specs += [s for s in os.environ.get("KAIROS_SERVER_API_KEYS", "").split(",") if s.strip()]
     try:
@@ -56,6 +71,8 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         fail(str(exc))
     options: dict[str, Any] = {"host": args.host, "port": args.port, "api_keys": keys}
+    if args.api_keys_file is not None:
+        options["api_keys_file"] = args.api_keys_file
     for name in ("workers", "max_ticks"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
@@ -68,13 +85,14 @@ def _serve(args: argparse.Namespace) -> int:
     options["dev"] = args.dev
     try:
         config = ServerConfig(**options)
-    except ValueError as exc:
+        keyring = KeyRing(config.api_keys, config.api_keys_file)  # a bad file fails here
+    except (OSError, ValueError) as exc:
         fail(str(exc))
     log = logging.getLogger("kairos.server")
-    if keys:
-        log.info("API keys required: %d key(s) configured", len(keys))
+    if keyring.enabled:
+        log.info("API keys required: %d key(s) configured", len(keyring))
     else:
         log.info("no API keys configured: serving without authentication on %s only", config.host)
     log.info("database: %s", config.db_path)
-    Server(config, log_level="info").run()
+    Server(config, log_level="debug" if level else "info").run()
     return 0

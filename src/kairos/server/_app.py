@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from kairos._trpc import TRPCError
+from kairos._trpc.http_server import error_response
 from kairos.server._auth import KeyRing, RateLimiter
 from kairos.server._config import ServerConfig
 from kairos.server._http import http_endpoint
 from kairos.server._pool import Notifier, WorkerPool
+from kairos.server._protocol import guarded_protocol
 from kairos.server._service import Service
 from kairos.server._storage import Store
 from kairos.server._ws import Connection, ws_endpoint
@@ -30,7 +37,7 @@ class ServerState:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.keyring = KeyRing(config.api_keys)
+        self.keyring = KeyRing(config.api_keys, config.api_keys_file)
         self.limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
         self.connections: set[Connection] = set()
         self.notifier = Notifier()
@@ -53,6 +60,22 @@ class ServerState:
         if resumed:
             log.info("resuming %d simulation(s) left unfinished by a previous run", resumed)
 
+    def reload_keys(self, *, force: bool = False) -> bool:
+        """Re-read the API keys file if it changed; close the sockets of revoked keys."""
+        if not self.keyring.reload_if_changed(force=force):
+            return False
+        for connection in list(self.connections):
+            connection.check_key()
+        return True
+
+    async def watch_keys(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.api_keys_poll_seconds)
+            try:
+                self.reload_keys()
+            except Exception:  # never let the watcher die
+                log.exception("checking the API keys file failed")
+
     def broadcast_reconnect(self) -> None:
         for connection in list(self.connections):
             connection.reconnect()
@@ -64,6 +87,13 @@ class ServerState:
             self._store.close()
 
 
+async def not_found(request: Request, exc: Exception) -> Response:
+    """Outside ``/trpc``: tRPC's error shape too, so every answer of the server is one."""
+    error = TRPCError("NOT_FOUND", "Not found: the tRPC endpoint is /trpc/<procedure path>")
+    spec = error_response(error)
+    return Response(spec.body, spec.status, headers=dict(spec.headers))
+
+
 def create_app(config: ServerConfig | None = None) -> Starlette:
     """The reference server's ASGI app: HTTP under ``/trpc/<path>``, WebSocket at ``/trpc``."""
     state = ServerState(config or ServerConfig())
@@ -71,9 +101,16 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.start()
+        watcher = (
+            asyncio.create_task(state.watch_keys())
+            if state.config.api_keys_file is not None
+            else None
+        )
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await state.stop()
 
     app = Starlette(
@@ -82,6 +119,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             WebSocketRoute("/trpc", ws_endpoint),
         ],
         lifespan=lifespan,
+        exception_handlers={404: not_found},
     )
     app.state.kairos = state
     return app
@@ -100,6 +138,7 @@ class Server(uvicorn.Server):
                 host=config.host,
                 port=config.port,
                 lifespan="on",
+                http=guarded_protocol(config.header_timeout_seconds),
                 ws="websockets-sansio",
                 ws_max_size=4 * config.max_ws_message_bytes,
                 ws_ping_interval=None,
@@ -112,6 +151,18 @@ class Server(uvicorn.Server):
     def state(self) -> ServerState:
         state: ServerState = self.app.state.kairos
         return state
+
+    async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        await super().startup(sockets)  # type: ignore[arg-type]
+        if (
+            self.kairos_config.api_keys_file is not None
+            and hasattr(signal, "SIGHUP")
+            and threading.current_thread() is threading.main_thread()
+        ):
+            # `kill -HUP` re-reads the API keys file at once (it is also polled).
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: self.state.reload_keys(force=True)
+            )
 
     async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         self.state.broadcast_reconnect()

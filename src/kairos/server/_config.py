@@ -28,6 +28,11 @@ class ServerConfig:
     db_path: Path = field(default_factory=default_db_path)
     api_keys: Mapping[str, str] = field(default_factory=dict)
     """API key -> organization. Empty: no authentication, and loopback-only binding."""
+    api_keys_file: Path | None = None
+    """A file of ``[ORG=]KEY`` lines, re-read when it changes: removing a key revokes it (its
+    HTTP requests are refused and its WebSockets closed) without a restart."""
+    api_keys_poll_seconds: float = 1.0
+    """How often the API keys file is checked for changes."""
     rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT
     """Requests per second per key (per client address without keys); None turns it off."""
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
@@ -37,6 +42,15 @@ class ServerConfig:
     max_ws_message_bytes: int = 1 << 20
     max_subscriptions_per_connection: int = 100
     max_batch_size: int = 64
+    max_calls_in_flight_per_connection: int = 64
+    """Queries and mutations one WebSocket runs at once; past it the socket is not read until
+    one finishes (backpressure), so a client that never reads its answers cannot grow the
+    server's memory."""
+    header_timeout_seconds: float = 30.0
+    """A connection must send a request's complete headers within this time (from connecting,
+    or from the previous response), or it is closed: a slow-loris client holds nothing."""
+    body_timeout_seconds: float = 60.0
+    """A request body must arrive completely within this time (408 TIMEOUT otherwise)."""
     chunk_steps: int = 256
     """Steps per stored chunk and per stream event (at most)."""
     stream_poll_seconds: float = 0.5
@@ -52,11 +66,16 @@ class ServerConfig:
             "max_ws_message_bytes",
             "max_subscriptions_per_connection",
             "max_batch_size",
+            "max_calls_in_flight_per_connection",
             "chunk_steps",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.api_keys == {} and not _is_loopback(self.host):
+        for name in ("api_keys_poll_seconds", "header_timeout_seconds", "body_timeout_seconds"):
+            value = getattr(self, name)
+            if not (value > 0 and value < float("inf")):
+                raise ValueError(f"{name} must be a positive number of seconds")
+        if self.api_keys == {} and self.api_keys_file is None and not _is_loopback(self.host):
             raise ValueError(
                 f"refusing to serve on {self.host} without API keys: bind to 127.0.0.1 "
                 "or configure keys (--api-key)"

@@ -40,10 +40,16 @@ def authenticate(
     return Caller(owner=organization, organization_id=organization, engine_version=engine_version)
 
 
-def caller_ident(authorization: str | None, client_host: str | None) -> str:
-    """The rate-limit bucket: the key's fingerprint, or the client's address without one."""
+def caller_ident(keyring: KeyRing, authorization: str | None, client_host: str | None) -> str:
+    """The rate-limit bucket: a configured key's fingerprint, else the client's address.
+
+    A key that is not configured counts against the address: bucketing by whatever token was
+    presented would let a caller dodge the limit (and grow the limiter) with made-up keys.
+    """
     token = bearer_token(authorization)
-    return fingerprint(token) if token else f"addr:{client_host or 'unknown'}"
+    if token and keyring.organization_of(token) is not None:
+        return fingerprint(token)
+    return f"addr:{client_host or 'unknown'}"
 
 
 def rate_limited(limiter: RateLimiter | None, ident: str) -> TRPCError | None:

@@ -39,7 +39,8 @@ async def http_endpoint(request: Request) -> Response:
     authorization = headers.get("authorization")
 
     limited = rate_limited(
-        state.limiter, caller_ident(authorization, request.client.host if request.client else None)
+        state.limiter,
+        caller_ident(state.keyring, authorization, request.client.host if request.client else None),
     )
     if limited is not None:
         return _send(error_response(limited, request_id=rid))

@@ -32,6 +32,7 @@ from kairos._trpc.ws_server import (
     resolve_ws_procedure,
 )
 from kairos._trpc.ws_state import ServerSubscriptions
+from kairos.server._auth import bearer_token
 from kairos.server._context import (
     authenticate,
     caller_ident,
@@ -60,11 +61,16 @@ class Connection:
         self.websocket = websocket
         self.state = state
         self.caller: Caller | None = None
+        self.token: str | None = None
+        """The API key the socket authenticated with, re-checked when the keys change."""
+        self.revoked = False
         self.ident = "ws"
         self.subscriptions = ServerSubscriptions()
         self.sub_tasks: dict[RequestId, asyncio.Task[None]] = {}
         self.call_tasks: set[asyncio.Task[None]] = set()
         self.outbox: asyncio.Queue[object] = asyncio.Queue(maxsize=64)
+        self.call_slots = asyncio.Semaphore(state.config.max_calls_in_flight_per_connection)
+        self.reader: asyncio.Task[None] | None = None
 
     async def send(self, frame: str) -> None:
         await self.outbox.put(frame)
@@ -77,6 +83,23 @@ class Connection:
                 return
             assert isinstance(frame, str)
             await self.websocket.send_text(frame)
+
+    def check_key(self) -> None:
+        """After the API keys changed: close the socket if its key was revoked."""
+        if self.caller is None or self.revoked or not self.state.keyring.enabled:
+            return
+        if self.state.keyring.organization_of(self.token) == self.caller.owner:
+            return
+        self.revoked = True
+        log.info("closing a WebSocket whose API key was revoked (%s)", self.ident)
+        error = TRPCError("UNAUTHORIZED", "the API key has been revoked")
+        try:
+            self.outbox.put_nowait(encode_error(None, error))
+            self.outbox.put_nowait(_CLOSE)
+        except asyncio.QueueFull:
+            # The client is not reading: drop the socket without the courtesy frame.
+            if self.reader is not None:
+                self.reader.cancel()
 
     def reconnect(self) -> None:
         """Tell the client to move to a new socket (server shutting down)."""
@@ -92,7 +115,15 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     state.connections.add(connection)
     try:
         if await _open(connection):
-            await _serve(connection)
+            # The socket ends when the client leaves, or when the writer stops (it closed the
+            # socket, or sending failed): then nobody drains the outbox, and a reader blocked
+            # on it would otherwise wait forever.
+            connection.reader = asyncio.create_task(_serve(connection))
+            await asyncio.wait({connection.reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if not connection.reader.done():
+                connection.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connection.reader
         else:
             # Refused: let the writer send the error and the close frame before it stops.
             with contextlib.suppress(asyncio.TimeoutError, Exception):
@@ -101,6 +132,8 @@ async def ws_endpoint(websocket: WebSocket) -> None:
         pass
     finally:
         state.connections.discard(connection)
+        if connection.reader is not None:
+            connection.reader.cancel()
         for task in [*connection.sub_tasks.values(), *connection.call_tasks]:
             task.cancel()
         connection.subscriptions.close()
@@ -125,7 +158,7 @@ async def _open(connection: Connection) -> bool:
         if params.params is not None and "authorization" in params.params:
             authorization = params.params["authorization"]
     connection.ident = caller_ident(
-        authorization, websocket.client.host if websocket.client else None
+        state.keyring, authorization, websocket.client.host if websocket.client else None
     )
     caller = authenticate(
         state.keyring, authorization, websocket.headers.get("x-kairos-engine-version")
@@ -133,6 +166,7 @@ async def _open(connection: Connection) -> bool:
     if isinstance(caller, TRPCError):
         return await _refuse(connection, caller)
     connection.caller = caller
+    connection.token = bearer_token(authorization)
     return True
 
 
@@ -144,7 +178,7 @@ async def _refuse(connection: Connection, error: TRPCError) -> bool:
 
 async def _serve(connection: Connection) -> None:
     limit = connection.state.config.max_ws_message_bytes
-    while True:
+    while not connection.revoked:
         message = await connection.websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
@@ -184,6 +218,8 @@ async def _dispatch(connection: Connection, item: WSRequest | WSStop | NullIdReq
                 task.cancel()
             await connection.send(encode_stopped(item.id, jsonrpc=item.jsonrpc))
         return
+    if connection.revoked:
+        return
     limited = rate_limited(connection.state.limiter, connection.ident)
     if limited is not None:
         await connection.send(
@@ -197,9 +233,15 @@ async def _dispatch(connection: Connection, item: WSRequest | WSStop | NullIdReq
     if item.method == "subscription":
         await _subscribe(connection, item)
     else:
+        await connection.call_slots.acquire()  # backpressure: stop reading while at the limit
         task = asyncio.create_task(_call(connection, item))
         connection.call_tasks.add(task)
-        task.add_done_callback(connection.call_tasks.discard)
+
+        def done(task: asyncio.Task[None]) -> None:
+            connection.call_tasks.discard(task)
+            connection.call_slots.release()
+
+        task.add_done_callback(done)
 
 
 async def _call(connection: Connection, item: WSRequest) -> None:
