@@ -12,6 +12,9 @@ Each new client connection takes the next mode from a script (then ``default``):
 * ``("delay", seconds)``: wait ``seconds`` before piping (a slow answer, a slow handshake);
 * ``("truncate", nbytes)``: forward one HTTP request, read the answer, send only its first
   ``nbytes`` bytes, then reset (the server did the work; the client sees half an answer);
+* ``("idle_reset", seconds)``: pipe, but reset the connection, without forwarding, when a
+  request arrives on it after ``seconds`` of silence (what a server does whose keep-alive timer
+  fires as the request arrives: the request is lost unanswered);
 * ``("ws_cut_every", n)``: pipe, but reset the connection right after the ``n``-th WebSocket
   frame from the server (a socket killed every ``n`` frames when it is the ``default``).
 
@@ -65,6 +68,7 @@ class FaultProxy:
         self.connections = 0
         self.requests = 0
         self.ws_cuts = 0
+        self.idle_resets = 0
         self.sent: list[bytearray] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
@@ -150,6 +154,8 @@ class FaultProxy:
                 writer.write(response[: mode[1]])
                 await writer.drain()
                 writer.transport.abort()
+            elif isinstance(mode, tuple) and mode[0] == "idle_reset":
+                await self._pipe(reader, writer, sent, idle_reset=mode[1])
             elif isinstance(mode, tuple) and mode[0] == "ws_cut_every":
                 head = await reader.readuntil(b"\r\n\r\n")
                 if b"upgrade: websocket" in head.lower():
@@ -183,8 +189,11 @@ class FaultProxy:
         writer: asyncio.StreamWriter,
         sent: bytearray,
         first: bytes = b"",
+        idle_reset: float | None = None,
     ) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        loop = asyncio.get_running_loop()
+        last_activity = [loop.time()]
         self._writers.add(up_writer)
         if first:
             self.requests += 1
@@ -194,6 +203,12 @@ class FaultProxy:
         async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter, keep: bool) -> None:
             try:
                 while chunk := await src.read(65536):
+                    idle = loop.time() - last_activity[0]
+                    last_activity[0] = loop.time()
+                    if keep and idle_reset is not None and idle >= idle_reset:
+                        self.idle_resets += 1
+                        writer.transport.abort()
+                        return
                     if keep:
                         if chunk.startswith((b"GET ", b"POST ")):
                             self.requests += 1

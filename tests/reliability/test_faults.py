@@ -335,3 +335,51 @@ def test_fault_proxy_delays_are_only_latency(proxy: FaultProxy, tmp_path: Path) 
     for step in trace:
         hasher.add(step)
     assert hasher.hexdigest() == engine_sha256("slow", 61, 200)
+
+
+# -- 6. flow control: one slow subscription does not stall the others on a shared socket ----------
+
+
+def test_interleaved_sync_streams_on_one_socket_do_not_block_each_other(
+    shared: Serve,
+) -> None:
+    """Two sync ``stream_run`` iterators of one client share its WebSocket. The consumer reads
+    one step of A, then all of B, then the rest of A: A's consumer is full the whole time B is
+    read, which must not hold B back (head-of-line blocking), and A then resumes exactly."""
+    ticks = 20_000
+    with KairosClient(shared.url, stream_idle_timeout=10) as client:
+        a = client.stream_run(reliability_scenario("hol-a", 71), ticks, engine_version="1.4.4")
+        b = client.stream_run(reliability_scenario("hol-b", 72), ticks, engine_version="1.4.4")
+        first = next(a)
+        time.sleep(0.5)  # A's queues fill up while nobody reads them
+        hasher_b = TraceHasher()
+        for step in b:
+            hasher_b.add(step)
+        hasher_a = TraceHasher()
+        hasher_a.add(first)
+        for step in a:
+            hasher_a.add(step)
+    for hasher, name, seed in ((hasher_a, "hol-a", 71), (hasher_b, "hol-b", 72)):
+        assert hasher.out_of_order == [] and hasher.count == ticks
+        assert hasher.hexdigest() == engine_sha256(name, seed, ticks)
+
+
+# -- 7. a pooled connection the server is closing as the next request arrives ----------------------
+
+
+async def test_create_after_an_idle_pause_is_not_sent_on_a_connection_the_server_drops(
+    shared: Serve, proxy: FaultProxy
+) -> None:
+    """The server (as uvicorn does after 5 s) closes idle keep-alive connections. A request
+    sent on one as its timer fires is reset unanswered, and a create is not retried after
+    that: the client must not keep idle connections as long as the server does. Found by the
+    load test (98 of 3,400 operations failed with ReadError on simulation.create)."""
+    proxy.default = ("idle_reset", 4.5)  # a 5 s keep-alive timer firing a little early
+    with KairosClient(proxy.start_url, max_retries=3, retry_backoff=0.01) as client:
+        await client.engine.aversions()  # one pooled connection, then silence
+        await asyncio.sleep(4.6)
+        record = await client.simulation.acreate(
+            scenario=reliability_scenario("after-idle", 81).to_wire(), ticks=10
+        )
+    assert proxy.idle_resets == 0  # the idle connection was not reused
+    assert [s.id for s in simulations_named(shared.url, "after-idle")] == [record.id]

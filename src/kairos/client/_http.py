@@ -20,7 +20,15 @@ __all__ = ["HTTP_LIMITS", "drive_async", "drive_sync"]
 
 T = TypeVar("T")
 
-HTTP_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+KEEPALIVE_EXPIRY = 2.0
+"""Seconds an idle pooled connection is kept. Well under the 5 s after which common servers
+(uvicorn, hence ``kairos serve``; Node.js) close an idle connection: with equal timeouts, a
+request sent on a connection the server is closing at that moment is reset unanswered (a
+``ReadError``), and a ``simulation.create`` is not retried after that (not retry-safe)."""
+
+HTTP_LIMITS = httpx.Limits(
+    max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_EXPIRY
+)
 """Generous pool limits: a 50-task sweep must never wait on the pool (PoolTimeout)."""
 
 
