@@ -45,7 +45,15 @@ async def http_endpoint(request: Request) -> Response:
     if limited is not None:
         return _send(error_response(limited, request_id=rid))
 
-    body = await _read_body(request, state.config.max_body_bytes)
+    try:
+        body = await asyncio.wait_for(
+            _read_body(request, state.config.max_body_bytes), state.config.body_timeout_seconds
+        )
+    except asyncio.TimeoutError:
+        body = TRPCError(
+            "TIMEOUT",
+            f"the request body did not arrive within {state.config.body_timeout_seconds:g} s",
+        )
     if isinstance(body, TRPCError):
         return _send(error_response(body, request_id=rid))
 
