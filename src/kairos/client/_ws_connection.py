@@ -154,6 +154,18 @@ class WSConnection:
         if frame is not None:
             await self._send(frame)
 
+    async def pause(self, handle: SubscriptionHandle) -> None:
+        """Stop ``handle``'s subscription because its consumer is full; the manager resumes it
+        (on any connection) after its last queued event once the consumer has room."""
+        if handle.request_id is None or self.handles.get(handle.request_id) is not handle:
+            return
+        del self.handles[handle.request_id]
+        frame = self.session.unsubscribe(handle.request_id)
+        handle.request_id, handle.connection, handle.paused = None, None, True
+        log.debug("pausing a subscription to %s: its consumer is full", handle.path)
+        if frame is not None:
+            await self._send(frame)
+
     async def _send(self, frame: str) -> None:
         # A send on a broken socket is not an error here: the reader sees the break and the
         # recovery re-sends every kept subscription.
@@ -198,9 +210,8 @@ class WSConnection:
                 return
             if isinstance(event, Data):
                 self._failed_episodes = 0
-                if event.tracked_id is not None:
-                    handle.last_event_id = event.tracked_id
-                await handle.deliver_data(event.data, event.tracked_id)
+                if not await handle.deliver_data(event.data, event.tracked_id):
+                    await self.pause(handle)
             elif isinstance(event, Error):
                 del self.handles[event.id]  # type: ignore[arg-type]
                 await self._error(handle, event.shape)

@@ -1,7 +1,13 @@
-"""One subscription as its consumer sees it: a bounded queue of what the server sent.
+"""One subscription as its consumer sees it: a queue of what the server sent, kept short by
+per-subscription flow control.
 
-The queue is bounded, so a consumer that reads slowly slows its socket's reader (and through
-TCP, the server) instead of growing memory: that is what keeps ``stream_run`` in constant memory.
+A consumer holds at most ``QUEUE_EVENTS`` events. When a tracked event (one the server can
+resume after) finds its consumer full, it is not queued: the subscription is *paused* (stopped on
+the server) and resumed with ``lastEventId`` set to the last event queued once the consumer has
+drained half of its queue; resuming is exact, so nothing is lost or repeated. A slow consumer
+therefore never blocks its socket's reader, and the other subscriptions sharing that socket
+keep flowing (no head-of-line blocking), while memory stays constant. An untracked event cannot
+be resumed: it waits for room, which slows the socket (and through TCP, the server).
 Deliveries go through a lock, so when a subscription moves to a new socket the old socket's
 last event (possibly waiting for room) is queued before anything from the new one.
 """
@@ -22,6 +28,9 @@ __all__ = ["Item", "SubscriptionHandle"]
 
 QUEUE_EVENTS = 8
 """Events buffered per subscription (an event of simulation.stream holds up to 256 steps)."""
+
+RESUME_AT = QUEUE_EVENTS // 2
+"""A paused subscription is resumed when its consumer has left this many events or fewer."""
 
 
 @dataclass(frozen=True)
@@ -45,15 +54,43 @@ class SubscriptionHandle:
         self.connection: WSConnection | None = None
         self.retries = 0
         self.done = False
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_EVENTS)
+        self.paused = False
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()  # bounded by pausing (module docs)
+        self._room = asyncio.Event()
         self._lock = asyncio.Lock()
+
+    @property
+    def full(self) -> bool:
+        return self.queue.qsize() >= QUEUE_EVENTS
 
     async def _put(self, item: Item) -> None:
         async with self._lock:
-            await self.queue.put(item)
+            self.queue.put_nowait(item)
 
-    async def deliver_data(self, data: Any, tracked_id: str | None) -> None:
-        await self._put(Item("data", data, tracked_id))
+    async def deliver_data(self, data: Any, tracked_id: str | None) -> bool:
+        """Queue an event; False (not queued) when the consumer is full and the subscription
+        can be paused instead: the event is tracked and an earlier one gives a resume point."""
+        async with self._lock:
+            if self.full and tracked_id is not None and self.last_event_id is not None:
+                return False
+            while self.full:
+                self._room.clear()
+                await self._room.wait()
+            self.queue.put_nowait(Item("data", data, tracked_id))
+            if tracked_id is not None:
+                self.last_event_id = tracked_id
+            return True
+
+    async def take(self) -> Item:
+        """The next item for the consumer (waiting for one)."""
+        item = await self.queue.get()
+        self._room.set()
+        return item
+
+    @property
+    def should_resume(self) -> bool:
+        """Paused, and the consumer has drained enough to take more."""
+        return self.paused and not self.done and self.queue.qsize() <= RESUME_AT
 
     async def deliver_end(self) -> None:
         self.done = True

@@ -76,6 +76,16 @@ class WSManager:
 
         self._spawn(again())
 
+    async def _resume(self, handle: SubscriptionHandle) -> None:
+        """Re-subscribe a paused subscription after its last queued event."""
+        try:
+            await self._place(handle)
+        except KairosError as exc:
+            await handle.deliver_error(exc)
+            return
+        if handle.done:  # the consumer left while it was being placed
+            await self.unsubscribe(handle)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -89,12 +99,15 @@ class WSManager:
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(handle.queue.get(), idle_timeout)
+                    item = await asyncio.wait_for(handle.take(), idle_timeout)
                 except asyncio.TimeoutError:
                     raise APITimeoutError(
                         f"No event on the stream for {idle_timeout:g} s (stream_idle_timeout)",
                         path=handle.path,
                     ) from None
+                if handle.should_resume:
+                    handle.paused = False
+                    self._spawn(self._resume(handle))
                 if item.kind == "end":
                     return
                 if item.kind == "error":
