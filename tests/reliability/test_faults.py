@@ -383,3 +383,56 @@ async def test_create_after_an_idle_pause_is_not_sent_on_a_connection_the_server
         )
     assert proxy.idle_resets == 0  # the idle connection was not reused
     assert [s.id for s in simulations_named(shared.url, "after-idle")] == [record.id]
+
+
+# -- 8. the socket a client moves to after a reconnect notification dies at once -------------------
+
+
+async def test_the_socket_moved_to_after_a_reconnect_notice_may_die_too() -> None:
+    """A server told its clients to reconnect but still accepts for a moment (kairos serve
+    flushes the notification before closing its listener): the client's new socket lands on
+    the old server and is closed at once, while the client is still letting go of the old one.
+    The client must recover from that socket too, not wait forever on a dead one."""
+    import json as _json
+
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from kairos import engine
+    from kairos._trpc.ws_server import (
+        encode_data,
+        encode_reconnect,
+        encode_started,
+        encode_stopped,
+    )
+
+    steps = list(engine.iter_steps(reliability_scenario("move", 91).to_wire(), 30, "1.4.4"))
+    connections: list[int] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        connections.append(len(connections) + 1)
+        number = len(connections)
+        if number == 2:
+            await ws.close()  # the old server, shutting down, drops the new socket
+            return
+        async for frame in ws:
+            message = _json.loads(frame)
+            if message.get("method") != "subscription":
+                continue
+            sub = message["id"]
+            params = message["params"]
+            after = int(params.get("lastEventId") or params["input"].get("lastEventId") or 0)
+            await ws.send(encode_started(sub))
+            for step in steps[after : 10 if number == 1 else None]:
+                await ws.send(encode_data(sub, {"steps": [step]}, tracked_id=str(step["t"])))
+            await ws.send(encode_reconnect() if number == 1 else encode_stopped(sub))
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        received: list[int] = []
+        async with KairosClient(
+            f"http://127.0.0.1:{port}", stream_idle_timeout=5, retry_backoff=0.05
+        ) as client:
+            async for chunk in client.simulation.astream(id="sim_move"):
+                received += [s.t for s in chunk.steps]
+    assert received == list(range(1, 31))
+    assert len(connections) >= 3

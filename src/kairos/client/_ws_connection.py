@@ -57,7 +57,8 @@ class WSConnection:
         self.handles: dict[RequestId, SubscriptionHandle] = {}
         self.ws: ClientConnection | None = None
         self.closed = False
-        self._moving = False
+        self._leaving: ClientConnection | None = None  # the socket a move is leaving
+        self._switching = asyncio.Lock()  # one recovery or move at a time
         self._failed_episodes = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -184,8 +185,10 @@ class WSConnection:
                 await self._dispatch(frame, ws)
         except (websockets.exceptions.ConnectionClosed, OSError) as exc:
             cause = exc
-        if ws is self.ws and not self._moving and not self.closed:
-            await self._recover(cause)
+        # The socket a move is leaving may close (that is expected); any other current socket
+        # that closes is recovered, including the one a move just adopted.
+        if ws is self.ws and ws is not self._leaving and not self.closed:
+            await self._recover(ws, cause)
 
     async def _dispatch(self, frame: str | bytes, ws: ClientConnection) -> None:
         event = self.session.receive(frame)
@@ -195,8 +198,8 @@ class WSConnection:
             with contextlib.suppress(websockets.exceptions.ConnectionClosed):
                 await ws.send(PONG)
         elif isinstance(event, ReconnectRequested):
-            if not self._moving and ws is self.ws:
-                self._moving = True
+            if self._leaving is None and ws is self.ws:
+                self._leaving = ws
                 self._spawn(self._move(ws))
         elif isinstance(event, ProtocolViolation):
             log.warning("ignoring a WebSocket frame that is not tRPC: %s", event.reason)
@@ -234,7 +237,12 @@ class WSConnection:
 
     # -- recovery ---------------------------------------------------------------------------
 
-    async def _recover(self, cause: BaseException | None) -> None:
+    async def _recover(self, lost: ClientConnection, cause: BaseException | None) -> None:
+        async with self._switching:
+            if lost is self.ws and not self.closed:
+                await self._replace(cause)
+
+    async def _replace(self, cause: BaseException | None) -> None:
         self.ws = None
         self.session.connection_lost()
         if not self.handles:
@@ -261,23 +269,27 @@ class WSConnection:
         """The server asked for a reconnect: new socket first, then move, then drain the old."""
         log.info("server asked to reconnect; moving %d subscription(s)", self.load)
         try:
-            try:
-                ws = await self._connect()
-            except APIConnectionError as exc:
-                await self._fail_all(exc)
-                return
-            if self.closed:
-                await ws.close()
-                return
-            self._adopt(ws)
-            moved = await self._resubscribe()
-            for old_id in moved:
-                with contextlib.suppress(websockets.exceptions.ConnectionClosed, OSError):
-                    await old.send(encode_stop(old_id))
-            with contextlib.suppress(Exception):
-                await old.close()
+            async with self._switching:
+                if old is not self.ws:
+                    return  # the old socket was lost and has been replaced already
+                try:
+                    ws = await self._connect()
+                except APIConnectionError as exc:
+                    await self._fail_all(exc)
+                    return
+                if self.closed:
+                    await ws.close()
+                    return
+                self._adopt(ws)
+                self._leaving = None
+                moved = await self._resubscribe()
         finally:
-            self._moving = False
+            self._leaving = None
+        for old_id in moved:
+            with contextlib.suppress(websockets.exceptions.ConnectionClosed, OSError):
+                await old.send(encode_stop(old_id))
+        with contextlib.suppress(Exception):
+            await old.close()
 
     async def _resubscribe(self) -> list[RequestId]:
         moved: list[RequestId] = []
