@@ -436,3 +436,23 @@ async def test_the_socket_moved_to_after_a_reconnect_notice_may_die_too() -> Non
                 received += [s.t for s in chunk.steps]
     assert received == list(range(1, 31))
     assert len(connections) >= 3
+
+
+def test_a_slow_stream_alone_on_its_socket_is_not_paused(
+    shared: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pausing is for shared sockets: a lone slow consumer slows its socket (TCP backpressure)
+    instead of re-subscribing over and over (each re-subscription counts against the
+    server's rate limit)."""
+    caplog.set_level(logging.DEBUG, logger="kairos.client")
+    ticks = 20_000
+    with KairosClient(shared.url) as client:
+        done = client.run(reliability_scenario("lone", 73), ticks, engine_version="1.4.4")
+        hasher = TraceHasher()
+        for n, chunk in enumerate(client.simulation.stream(id=done.metadata.simulation_id)):
+            if n == 0:
+                time.sleep(0.5)  # the whole stored trace is ready: every queue fills up
+            for step in chunk.steps:
+                hasher.add(step)
+    assert hasher.count == ticks and hasher.hexdigest() == engine_sha256("lone", 73, ticks)
+    assert not [r for r in caplog.records if "pausing a subscription" in r.getMessage()]

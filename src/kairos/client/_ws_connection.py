@@ -55,6 +55,8 @@ class WSConnection:
         self._on_retry = on_retry
         self.session = ClientSession()
         self.handles: dict[RequestId, SubscriptionHandle] = {}
+        self.contention = asyncio.Event()
+        """Set while several subscriptions share the socket (see :mod:`._ws_handle`)."""
         self.ws: ClientConnection | None = None
         self.closed = False
         self._leaving: ClientConnection | None = None  # the socket a move is leaving
@@ -144,13 +146,21 @@ class WSConnection:
         self.handles[sub.id] = handle
         handle.request_id = sub.id
         handle.connection = self
+        if len(self.handles) > 1:
+            self.contention.set()
         await self._send(frame)
+
+    def _settle(self) -> None:
+        """After a subscription left: a socket carrying one or none is not contended."""
+        if len(self.handles) <= 1:
+            self.contention.clear()
 
     async def remove(self, handle: SubscriptionHandle) -> None:
         """Stop ``handle``'s subscription (a no-op once it has ended)."""
         if handle.request_id is None or self.handles.get(handle.request_id) is not handle:
             return
         del self.handles[handle.request_id]
+        self._settle()
         frame = self.session.unsubscribe(handle.request_id)
         if frame is not None:
             await self._send(frame)
@@ -161,6 +171,7 @@ class WSConnection:
         if handle.request_id is None or self.handles.get(handle.request_id) is not handle:
             return
         del self.handles[handle.request_id]
+        self._settle()
         frame = self.session.unsubscribe(handle.request_id)
         handle.request_id, handle.connection, handle.paused = None, None, True
         log.debug("pausing a subscription to %s: its consumer is full", handle.path)
@@ -213,13 +224,16 @@ class WSConnection:
                 return
             if isinstance(event, Data):
                 self._failed_episodes = 0
-                if not await handle.deliver_data(event.data, event.tracked_id):
+                handle.retries = 0  # it works again: a later failure gets a fresh budget
+                if not await handle.deliver_data(event.data, event.tracked_id, self.contention):
                     await self.pause(handle)
             elif isinstance(event, Error):
                 del self.handles[event.id]  # type: ignore[arg-type]
+                self._settle()
                 await self._error(handle, event.shape)
             else:
                 del self.handles[event.id]
+                self._settle()
                 await handle.deliver_end()
 
     async def _error(self, handle: SubscriptionHandle, shape: Any) -> None:

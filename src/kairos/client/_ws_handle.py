@@ -1,13 +1,15 @@
 """One subscription as its consumer sees it: a queue of what the server sent, kept short by
 per-subscription flow control.
 
-A consumer holds at most ``QUEUE_EVENTS`` events. When a tracked event (one the server can
-resume after) finds its consumer full, it is not queued: the subscription is *paused* (stopped on
+A consumer holds at most ``QUEUE_EVENTS`` events. An event that finds its consumer full waits
+for room, which slows the socket's reader (and through TCP, the server): memory stays
+constant. That is harmless while the subscription has its socket to itself, but would hold back
+every other subscription sharing the socket (head-of-line blocking). So when the socket is
+shared (``contention`` set, at once or while waiting) and the event is tracked (the server can
+resume after the previous one), the event is not queued: the subscription is *paused* (stopped on
 the server) and resumed with ``lastEventId`` set to the last event queued once the consumer has
-drained half of its queue; resuming is exact, so nothing is lost or repeated. A slow consumer
-therefore never blocks its socket's reader, and the other subscriptions sharing that socket
-keep flowing (no head-of-line blocking), while memory stays constant. An untracked event cannot
-be resumed: it waits for room, which slows the socket (and through TCP, the server).
+drained half of its queue. Resuming is exact, so nothing is lost or repeated; pausing only
+under contention keeps re-subscriptions (which count against the server's rate limit) rare.
 Deliveries go through a lock, so when a subscription moves to a new socket the old socket's
 last event (possibly waiting for room) is queued before anything from the new one.
 """
@@ -15,6 +17,7 @@ last event (possibly waiting for room) is queued before anything from the new on
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,6 +46,16 @@ class Item:
     error: KairosError | None = None
 
 
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of ``waits`` is done (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
 class SubscriptionHandle:
     """A subscription the manager keeps alive across sockets until its consumer stops."""
 
@@ -67,15 +80,22 @@ class SubscriptionHandle:
         async with self._lock:
             self.queue.put_nowait(item)
 
-    async def deliver_data(self, data: Any, tracked_id: str | None) -> bool:
-        """Queue an event; False (not queued) when the consumer is full and the subscription
-        can be paused instead: the event is tracked and an earlier one gives a resume point."""
+    async def deliver_data(
+        self, data: Any, tracked_id: str | None, contention: asyncio.Event | None = None
+    ) -> bool:
+        """Queue an event, waiting for room; False (not queued) when the consumer is full, the
+        socket is shared (``contention``) and the subscription can be paused instead: the
+        event is tracked and an earlier one gives a resume point."""
         async with self._lock:
-            if self.full and tracked_id is not None and self.last_event_id is not None:
-                return False
+            pausable = tracked_id is not None and self.last_event_id is not None
             while self.full:
+                if pausable and contention is not None and contention.is_set():
+                    return False
                 self._room.clear()
-                await self._room.wait()
+                if pausable and contention is not None:
+                    await _first(self._room.wait(), contention.wait())
+                else:
+                    await self._room.wait()
             self.queue.put_nowait(Item("data", data, tracked_id))
             if tracked_id is not None:
                 self.last_event_id = tracked_id
