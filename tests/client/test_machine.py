@@ -44,12 +44,12 @@ def limited(retry_after_header: str | None, body_hint: float | None) -> Received
     return Received(429, headers, json.dumps(body).encode())
 
 
-def test_retry_after_header_wins_over_body_and_no_jitter_is_added() -> None:
-    machine = call_machine(ENGINE_VERSIONS, None, settings(), rng=lambda: 0.99)
+def test_retry_after_header_wins_over_body_and_is_spread_by_jitter() -> None:
+    machine = call_machine(ENGINE_VERSIONS, None, settings(), rng=lambda: 0.5)
     assert isinstance(next(machine), Send)
-    assert machine.send(limited("2", 5.0)) == Sleep(2.0)
+    assert machine.send(limited("2", 5.0)) == Sleep(2.25)  # 2 s, plus a quarter of the jitter
     assert isinstance(next(machine), Send)
-    assert machine.send(limited(None, 0.5)) == Sleep(0.5)  # the error data's kairos.retryAfter
+    assert machine.send(limited(None, 0.4)) == Sleep(0.45)  # the error data's kairos.retryAfter
     assert isinstance(next(machine), Send)
     with pytest.raises(StopIteration) as done:
         machine.send(ok(VERSIONS))

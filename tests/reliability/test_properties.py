@@ -286,7 +286,8 @@ def test_a_retry_loop_fed_any_retry_after_stays_in_its_budget(
         if isinstance(decision, GiveUp):
             break
         assert isinstance(decision, Retry) and status != 500
-        cap = policy.max_retry_after if hint is not None else policy.max_delay
+        # A server's hint is capped, then spread by up to ``jitter`` of itself.
+        cap = policy.max_retry_after * (1 + policy.jitter) if hint is not None else policy.max_delay
         assert 0.0 <= decision.delay <= cap
         spent += decision.delay
         attempt += 1

@@ -57,6 +57,12 @@ def test_retry_after_is_used_instead_of_backoff_and_capped() -> None:
     assert decide(0, StatusOutcome(429, retry_after=3600.0)) == Retry(POLICY.max_retry_after)
 
 
+def test_retry_after_gets_jitter_so_limited_clients_spread_out() -> None:
+    assert decide(0, StatusOutcome(429, retry_after=2.0), rng_value=0.5) == Retry(2.25)
+    assert decide(0, StatusOutcome(429, retry_after=2.0), rng_value=0.999).delay < 2.5  # type: ignore[union-attr]
+    assert decide(0, StatusOutcome(429, retry_after=2.0), rng_value=0.0) == Retry(2.0)
+
+
 def test_backoff_is_capped_at_max_delay() -> None:
     policy = RetryPolicy(max_retries=100, max_total_delay=1e9)
     assert policy.decide(40, StatusOutcome(503), retry_safe=True, rng_value=1.0) == Retry(

@@ -1,7 +1,9 @@
 """When to retry a failed request, and how long to wait first. Pure: no clock, no randomness.
 
 KAIROS rules (kairos-api.md §5): 429, 502 and 503 are retried up to ``max_retries`` times, after
-the server's ``Retry-After`` when it gives one (capped at ``max_retry_after``), else after
+the server's ``Retry-After`` when it gives one (capped at ``max_retry_after``, plus up to
+``jitter`` of it again, so that clients limited together do not all retry in the same instant),
+else after
 ``backoff * 2**attempt`` seconds plus up to ``jitter`` of that again (capped at ``max_delay``).
 Connection errors and timeouts are retried only for retry-safe procedures, or when the caller
 allows it (``simulation.create`` carries an idempotency key, which makes a repeat harmless).
@@ -138,7 +140,9 @@ class RetryPolicy:
                 return GiveUp(f"HTTP {outcome.status} is not retried")
             hint = outcome.retry_after
             if hint is not None and math.isfinite(hint) and hint >= 0:
-                delay = min(hint, self.max_retry_after)
+                # The hint is the earliest time to come back; spreading the retries of clients
+                # limited together keeps them from being limited together again.
+                delay = min(hint, self.max_retry_after) * (1.0 + self.jitter * rng_value)
             else:
                 delay = self.backoff_delay(attempt, rng_value)
         else:

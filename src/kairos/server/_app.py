@@ -76,9 +76,9 @@ class ServerState:
             except Exception:  # never let the watcher die
                 log.exception("checking the API keys file failed")
 
-    def broadcast_reconnect(self) -> None:
-        for connection in list(self.connections):
-            connection.reconnect()
+    async def broadcast_reconnect(self, timeout: float = 1.0) -> None:
+        """Send tRPC's reconnect notification to every socket, concurrently."""
+        await asyncio.gather(*(c.reconnect(timeout) for c in list(self.connections)))
 
     async def stop(self) -> None:
         if self._pool is not None:
@@ -165,7 +165,7 @@ class Server(uvicorn.Server):
             )
 
     async def shutdown(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
-        self.state.broadcast_reconnect()
+        await self.state.broadcast_reconnect()
         if self.state.connections:
             await asyncio.sleep(0.25)  # let the writers flush the notification
         await super().shutdown(sockets)  # type: ignore[arg-type]

@@ -101,10 +101,12 @@ class Connection:
             if self.reader is not None:
                 self.reader.cancel()
 
-    def reconnect(self) -> None:
-        """Tell the client to move to a new socket (server shutting down)."""
-        with contextlib.suppress(asyncio.QueueFull):
-            self.outbox.put_nowait(encode_reconnect())
+    async def reconnect(self, timeout: float) -> None:
+        """Tell the client to move to a new socket (server shutting down). A full outbox gets
+        ``timeout`` seconds to make room; a client that reads nothing in that time gets no
+        notice (it will see the socket close and reconnect on its own)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.outbox.put(encode_reconnect()), timeout)
 
 
 async def ws_endpoint(websocket: WebSocket) -> None:
