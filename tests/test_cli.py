@@ -197,3 +197,12 @@ def test_api_lists_the_procedures(tmp_path: Path) -> None:
     text = kairos("api", cwd=tmp_path).stdout
     assert "client.simulation.create(scenario, ticks" in text
     assert "client.simulation.stream(id" in text
+
+
+def test_run_without_out_or_pin_reports_the_servers_version(
+    tmp_path: Path, scenario_file: Path
+) -> None:
+    result = kairos("run", str(scenario_file), "--ticks", "40", cwd=tmp_path)
+    assert f"engine version     {engine.DEFAULT_VERSION}" in result.stdout
+    assert "simulation         sim_" in result.stdout
+    assert "ticks              40" in result.stdout

@@ -172,3 +172,17 @@ async def test_a_cancelled_simulation_raises_simulation_error(client: KairosClie
     with pytest.raises(SimulationError) as info:
         await run
     assert info.value.simulation_id == simulation_id
+
+
+def test_run_reports_progress_chunk_by_chunk(client: KairosClient) -> None:
+    counts: list[int] = []
+    trace = client.run(scenario(), 3_000, progress=counts.append)
+    assert sum(counts) == len(trace) == 3_000
+    assert len(counts) >= 2 and all(c > 0 for c in counts)
+
+    async def arun() -> list[int]:
+        seen: list[int] = []
+        await client.arun(scenario(), 700, progress=seen.append)
+        return seen
+
+    assert sum(asyncio.run(arun())) == 700

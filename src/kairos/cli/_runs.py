@@ -88,43 +88,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _collect(client: Any, scenario: Any, args: argparse.Namespace) -> Any:
-    """Stream the run (with a progress bar on a terminal) into a Trace or a trace file."""
-    from kairos.trace import LazyTrace, Trace, TraceMetadata
-
-    steps = client.stream_run(scenario, ticks=args.ticks)
+    """Run to completion with a progress bar on a terminal: a Trace, or a trace file."""
+    if args.out is not None and args.overwrite:
+        args.out.unlink(missing_ok=True)
     bar = _bar(args.ticks)
-    if args.out is not None:
-        metadata = TraceMetadata(
-            engine_version=client.engine_version or "pending",
-            seed=scenario.seed,
-            scenario_name=scenario.name,
-            ticks=args.ticks,
-        )
-        writer = None
-        try:
-            for step in steps:
-                if writer is None:
-                    metadata = _metadata_of(steps, metadata)
-                    writer = LazyTrace.writer(args.out, metadata, overwrite=args.overwrite)
-                writer.append(step)
-                bar.update(1)
-        finally:
-            bar.close()
-        assert writer is not None
-        return writer.close()
-    collected = []
     try:
-        for step in steps:
-            collected.append(step)
-            bar.update(1)
+        return client.run(scenario, args.ticks, out=args.out, progress=bar.update)
     finally:
         bar.close()
-    return Trace.from_steps(collected, _metadata_of(steps, None))
-
-
-def _metadata_of(steps: Any, fallback: Any) -> Any:
-    metadata = getattr(steps, "metadata", None)
-    return metadata if metadata is not None else fallback
 
 
 def _stream(args: argparse.Namespace) -> int:
@@ -142,12 +113,10 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    scenario_text = "-" if str(args.scenario) == "-" else args.scenario
-    from kairos.cli._common import load_scenario as _load
     from kairos.errors import ValidationError
 
     try:
-        scenario = _load(Path(scenario_text))
+        scenario = load_scenario(args.scenario)
         scenario.validate()
     except ValidationError as exc:
         print(f"{args.scenario}: invalid ({len(exc.issues)} problem(s))")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, overload
 
@@ -160,6 +160,7 @@ class KairosClient(KairosAPI):
         out: None = None,
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> Trace: ...
 
     @overload
@@ -173,6 +174,7 @@ class KairosClient(KairosAPI):
         out: str | os.PathLike[str],
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> LazyTrace: ...
 
     def run(
@@ -185,6 +187,7 @@ class KairosClient(KairosAPI):
         out: str | os.PathLike[str] | None = None,
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> Trace | LazyTrace:
         """Create a simulation, stream it to completion and return its :class:`Trace`.
 
@@ -193,6 +196,8 @@ class KairosClient(KairosAPI):
         before anything is sent (``ValidationError``); a retired ``engine_version`` raises
         ``EngineVersionError``; a simulation that fails or is cancelled raises
         ``SimulationError`` (``.simulation_id``) rather than returning a short trace.
+        ``progress``, if given, is called with the number of new steps as each chunk arrives
+        (for a progress bar).
         """
         model = check_run(scenario, ticks)
         record = self._runtime.call(
@@ -204,6 +209,8 @@ class KairosClient(KairosAPI):
         try:
             for chunk in self._runtime.subscribe(SIMULATION_STREAM, StreamInput(id=record.id)):
                 collector.add(chunk.steps)
+                if progress is not None:
+                    progress(len(chunk.steps))
             return collector.finish()
         except BaseException:
             collector.abort()
@@ -220,6 +227,7 @@ class KairosClient(KairosAPI):
         out: None = None,
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> Trace: ...
 
     @overload
@@ -233,6 +241,7 @@ class KairosClient(KairosAPI):
         out: str | os.PathLike[str],
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> LazyTrace: ...
 
     async def arun(
@@ -245,6 +254,7 @@ class KairosClient(KairosAPI):
         out: str | os.PathLike[str] | None = None,
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> Trace | LazyTrace:
         """The async twin of :meth:`run`."""
         model = check_run(scenario, ticks)
@@ -259,6 +269,8 @@ class KairosClient(KairosAPI):
                 SIMULATION_STREAM, StreamInput(id=record.id)
             ):
                 collector.add(chunk.steps)
+                if progress is not None:
+                    progress(len(chunk.steps))
             return collector.finish()
         except BaseException:
             collector.abort()
