@@ -129,6 +129,10 @@ NOW = 1_700_000_000.0
         ("Tue, 14 Nov 2023 22:13:40 GMT", 20.0),
         ("Tue, 14 Nov 2023 22:13:40 -0000", 20.0),
         ("Tue, 14 Nov 2023 22:12:00 GMT", 0.0),
+        ("Tuesday, 14-Nov-23 22:13:40 GMT", 20.0),
+        ("Tue Nov 14 22:13:40 2023", 20.0),
+        ("Tue, 31 Nov 2023 22:13:40 GMT", None),
+        ("Tue, 14 Foo 2023 22:13:40 GMT", None),
     ],
 )
 def test_parse_retry_after_reads_seconds_and_http_dates(

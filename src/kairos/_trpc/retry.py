@@ -18,10 +18,10 @@ time for HTTP-date hints, so every decision can be reproduced in tests.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
 
 from .codes import ERROR_CODES
 
@@ -35,6 +35,7 @@ __all__ = [
     "StatusOutcome",
     "TimedOut",
     "outcome_for_key",
+    "parse_http_date",
     "parse_retry_after",
     "retry_after_from_shape",
 ]
@@ -172,14 +173,60 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
         pass
     else:
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        # "-0000": UTC with no claim about local time.
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - now)
+    when = parse_http_date(value)
+    return None if when is None else max(0.0, when - now)
+
+
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+# RFC 9110 section 5.6.7: IMF-fixdate, the obsolete RFC 850 form and asctime (all UTC). "-0000"
+# and "+0000" are accepted as GMT, as email-style senders write them.
+_HTTP_DATES = (
+    re.compile(
+        r"[A-Za-z]{3}, (?P<d>\d{2}) (?P<mon>[A-Za-z]{3}) (?P<y>\d{4}) "
+        r"(?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2}) (?:GMT|UTC|[+-]0000)"
+    ),
+    re.compile(
+        r"[A-Za-z]+, (?P<d>\d{2})-(?P<mon>[A-Za-z]{3})-(?P<y>\d{2}) "
+        r"(?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2}) GMT"
+    ),
+    re.compile(
+        r"[A-Za-z]{3} (?P<mon>[A-Za-z]{3}) +(?P<d>\d{1,2}) "
+        r"(?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2}) (?P<y>\d{4})"
+    ),
+)
+
+
+def parse_http_date(value: str) -> float | None:
+    """The POSIX time of an HTTP-date (RFC 9110 section 5.6.7), or None if it is not one.
+
+    Written here rather than taken from ``email.utils``, which imports ``socket``: this
+    package does no I/O and imports nothing that does.
+    """
+    for pattern in _HTTP_DATES:
+        match = pattern.fullmatch(value.strip())
+        if match is None:
+            continue
+        month = _MONTHS.get(match["mon"].title())
+        if month is None:
+            return None
+        year = int(match["y"])
+        if len(match["y"]) == 2:  # RFC 850: 00-69 are 20xx, 70-99 are 19xx, as POSIX strptime
+            year += 2000 if year < 70 else 1900
+        try:
+            when = datetime(
+                year,
+                month,
+                int(match["d"]),
+                int(match["H"]),
+                int(match["M"]),
+                int(match["S"]),
+                tzinfo=timezone.utc,
+            )
+        except ValueError:
+            return None
+        return when.timestamp()
+    return None
 
 
 def retry_after_from_shape(shape: Mapping[str, object]) -> float | None:
