@@ -15,6 +15,7 @@ import pydantic
 
 from kairos._trpc import ABSENT, TRPCError
 from kairos.server._auth import ANONYMOUS, KeyRing, RateLimiter, bearer_token, fingerprint
+from kairos.server._details import rate_limit_error, validation_error
 from kairos.server._service import Caller, Service
 from kairos_api import Procedure
 
@@ -59,12 +60,7 @@ def rate_limited(limiter: RateLimiter | None, ident: str) -> TRPCError | None:
     if wait <= 0:
         return None
     retry_after = max(1, math.ceil(wait))
-    return TRPCError(
-        "TOO_MANY_REQUESTS",
-        f"rate limit exceeded; retry after {retry_after} s",
-        kairos={"kind": "rate_limit", "retryAfter": retry_after},
-        headers={"retry-after": str(retry_after)},
-    )
+    return rate_limit_error(retry_after)
 
 
 def validate_input(procedure: Procedure[Any, Any], raw: object) -> Any:
@@ -83,10 +79,8 @@ def validate_input(procedure: Procedure[Any, Any], raw: object) -> Any:
         ]
         summary = "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
         more = f" (and {len(issues) - 5} more)" if len(issues) > 5 else ""
-        raise TRPCError(
-            "BAD_REQUEST",
-            f"invalid input for {procedure.path}: {summary}{more}",
-            kairos={"kind": "validation", "issues": issues},
+        raise validation_error(
+            f"invalid input for {procedure.path}: {summary}{more}", issues
         ) from None
 
 
@@ -114,7 +108,10 @@ async def run_call(
     """Validate and run a query or mutation; every failure comes out as a TRPCError."""
     try:
         handler = service.handlers[procedure.path]
-        return await handler(caller, validate_input(procedure, raw_input))
+        answer = await handler(caller, validate_input(procedure, raw_input))
+        if isinstance(answer, pydantic.BaseModel):
+            return answer.model_dump(mode="json", by_alias=True)
+        return answer
     except TRPCError as exc:
         raise exc.with_path(procedure.path) from None
     except Exception as exc:

@@ -24,6 +24,7 @@ from kairos.server._context import (
     request_id,
     run_call,
 )
+from kairos.server._details import limit_error
 from kairos_api import PROCEDURES
 
 if TYPE_CHECKING:
@@ -94,10 +95,11 @@ async def http_endpoint(request: Request) -> Response:
 
 
 async def _read_body(request: Request, limit: int) -> bytes | TRPCError:
-    too_large = TRPCError(
+    too_large = limit_error(
         "PAYLOAD_TOO_LARGE",
         f"request body exceeds this server's limit of {limit} bytes",
-        kairos={"kind": "limit", "limit": "max_body_bytes", "maximum": limit},
+        "max_body_bytes",
+        limit,
     )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

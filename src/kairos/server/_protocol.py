@@ -10,26 +10,22 @@ refuses (too long, malformed) is answered with tRPC's error shape rather than pl
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from kairos._trpc import TRPCError
+from kairos._trpc.http_server import build_http_response
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 except ImportError:  # pragma: no cover - httptools is a dependency of uvicorn[standard]
     _Base = H11Protocol  # type: ignore[assignment, misc]
 
-_BAD_REQUEST = json.dumps(
-    {
-        "error": {
-            "message": "Invalid HTTP request",
-            "code": -32600,
-            "data": {"code": "BAD_REQUEST", "httpStatus": 400},
-        }
-    },
-    separators=(",", ":"),
-).encode("ascii")
+# What uvicorn's parser refuses gets the envelope of any other BAD_REQUEST, from the same encoder.
+_BAD_REQUEST = build_http_response(
+    [TRPCError("BAD_REQUEST", "Invalid HTTP request")], is_batch=False
+).body
 
 
 def guarded_protocol(header_timeout: float) -> type[asyncio.Protocol]:

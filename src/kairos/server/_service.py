@@ -21,12 +21,22 @@ from typing import Any
 from kairos import engine
 from kairos._trpc import ErrorKey, TRPCError
 from kairos.server._config import ServerConfig
+from kairos.server._details import (
+    engine_version_error,
+    limit_error,
+    simulation_error,
+    validation_error,
+)
 from kairos.server._pool import Notifier, WorkerPool
 from kairos.server._runner import utc_now
 from kairos.server._storage import IdempotencyConflict, NewSimulation, SimulationRecord, Store
 from kairos_api import models
 
 CANCEL_WAIT_SECONDS = 5.0
+
+# Fixed for the life of the process: built (and checked against the schema) once.
+_VERSIONS = models.EngineVersions.model_validate(engine.engine_versions())
+_DOMAINS = models.DomainList.model_validate(engine.domain_info())
 
 
 @dataclass(frozen=True)
@@ -49,8 +59,8 @@ class Tracked:
     data_json: str
 
 
-def _error(code: ErrorKey, message: str, kairos: dict[str, Any] | None = None) -> TRPCError:
-    return TRPCError(code, message, kairos=kairos)
+def _error(code: ErrorKey, message: str) -> TRPCError:
+    return TRPCError(code, message)
 
 
 class Service:
@@ -87,20 +97,26 @@ class Service:
 
     # -- queries ---------------------------------------------------------------------------
 
-    async def engine_versions(self, caller: Caller, _input: None) -> Any:
-        return engine.engine_versions()
+    async def engine_versions(self, caller: Caller, _input: None) -> models.EngineVersions:
+        return _VERSIONS
 
-    async def domain_list(self, caller: Caller, _input: None) -> Any:
-        return engine.domain_info()
+    async def domain_list(self, caller: Caller, _input: None) -> models.DomainList:
+        return _DOMAINS
 
-    async def scenario_validate(self, caller: Caller, input: models.ValidateScenarioInput) -> Any:
+    async def scenario_validate(
+        self, caller: Caller, input: models.ValidateScenarioInput
+    ) -> models.ValidationResult:
         issues = engine.validate_scenario(input.scenario)
-        return {"valid": not issues, "issues": issues}
+        return models.ValidationResult.model_validate({"valid": not issues, "issues": issues})
 
-    async def simulation_get(self, caller: Caller, input: models.SimulationIdInput) -> Any:
-        return simulation_json(self._find(caller, input.id))
+    async def simulation_get(
+        self, caller: Caller, input: models.SimulationIdInput
+    ) -> models.Simulation:
+        return simulation_model(self._find(caller, input.id))
 
-    async def simulation_list(self, caller: Caller, input: models.ListSimulationsInput) -> Any:
+    async def simulation_list(
+        self, caller: Caller, input: models.ListSimulationsInput
+    ) -> models.SimulationPage:
         before = _decode_cursor(input.cursor) if input.cursor is not None else None
         records, next_seq = self.store.page(
             caller.owner,
@@ -109,10 +125,10 @@ class Service:
             organization_id=input.organization_id,
             status=input.status,
         )
-        return {
-            "items": [simulation_json(r) for r in records],
-            "nextCursor": _encode_cursor(next_seq) if next_seq is not None else None,
-        }
+        return models.SimulationPage(
+            items=[simulation_model(r) for r in records],
+            next_cursor=_encode_cursor(next_seq) if next_seq is not None else None,
+        )
 
     async def simulation_trace(self, caller: Caller, input: models.TraceInput) -> Any:
         record = self._find(caller, input.id)
@@ -127,7 +143,9 @@ class Service:
 
     # -- mutations -------------------------------------------------------------------------
 
-    async def simulation_create(self, caller: Caller, input: models.CreateSimulationInput) -> Any:
+    async def simulation_create(
+        self, caller: Caller, input: models.CreateSimulationInput
+    ) -> models.Simulation:
         scenario = input.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
         issues = engine.validate_scenario(scenario)
         issues += [
@@ -140,23 +158,19 @@ class Service:
             if event["tick"] > input.ticks
         ]
         if issues:
-            raise _error(
-                "BAD_REQUEST",
+            raise validation_error(
                 "invalid scenario: "
                 + "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
                 + (f" (and {len(issues) - 5} more)" if len(issues) > 5 else ""),
-                {"kind": "validation", "issues": issues},
+                issues,
             )
         if input.ticks > self.config.max_ticks:
-            raise _error(
+            raise limit_error(
                 "BAD_REQUEST",
                 f"ticks={input.ticks} exceeds this server's limit of {self.config.max_ticks}",
-                {
-                    "kind": "limit",
-                    "limit": "max_ticks",
-                    "maximum": self.config.max_ticks,
-                    "actual": input.ticks,
-                },
+                "max_ticks",
+                self.config.max_ticks,
+                actual=input.ticks,
             )
         version = self._engine_version(input.engine_version or caller.engine_version)
         organization_id = self._organization(caller, input.organization_id)
@@ -193,12 +207,14 @@ class Service:
             ) from None
         if created:
             self.pool.submit(record.id)
-        return simulation_json(record)
+        return simulation_model(record)
 
-    async def simulation_cancel(self, caller: Caller, input: models.SimulationIdInput) -> Any:
+    async def simulation_cancel(
+        self, caller: Caller, input: models.SimulationIdInput
+    ) -> models.Simulation:
         record = self._find(caller, input.id)
         if record.finished:
-            return simulation_json(record)
+            return simulation_model(record)
         self.store.request_cancel(record.id)
         if record.status == "queued":
             self.store.finish(record.id, "cancelled", completed_at=utc_now())
@@ -208,7 +224,7 @@ class Service:
         while True:
             current = self._find(caller, record.id)
             if current.finished or loop.time() >= deadline:
-                return simulation_json(current)
+                return simulation_model(current)
             await self.notifier.wait(record.id, min(0.2, deadline - loop.time()))
 
     # -- subscriptions ---------------------------------------------------------------------
@@ -234,11 +250,7 @@ class Service:
                     error = json.loads(record.error_json or "{}")
                     reason = error.get("code", "failed")
                     message = f"simulation {record.id} failed: {error.get('message', reason)}"
-                raise _error(
-                    "UNPROCESSABLE_CONTENT",
-                    message,
-                    {"kind": "simulation", "simulationId": record.id, "reason": reason},
-                )
+                raise simulation_error(record.id, reason, message)
             if position >= record.tick:
                 await self.notifier.wait(record.id, self.config.stream_poll_seconds)
 
@@ -262,11 +274,7 @@ class Service:
         try:
             return engine.resolve_version(requested).version
         except engine.EngineVersionError as exc:
-            raise _error(
-                "PRECONDITION_FAILED",
-                str(exc),
-                {"kind": "engine_version", "requested": exc.requested, "active": exc.active},
-            ) from None
+            raise engine_version_error(str(exc), exc.requested, exc.active) from None
 
     def _organization(self, caller: Caller, requested: str | None) -> str | None:
         if caller.organization_id is None:
@@ -280,23 +288,25 @@ class Service:
         return caller.organization_id
 
 
-def simulation_json(record: SimulationRecord) -> dict[str, Any]:
-    """The wire form of a simulation record (``$defs/Simulation``)."""
-    return {
-        "id": record.id,
-        "status": record.status,
-        "scenarioName": record.scenario_name,
-        "domain": record.domain,
-        "seed": record.seed,
-        "ticks": record.ticks,
-        "tick": record.tick,
-        "engineVersion": record.engine_version,
-        "organizationId": record.organization_id,
-        "createdAt": record.created_at,
-        "completedAt": record.completed_at,
-        "summary": json.loads(record.summary_json) if record.summary_json else None,
-        "error": json.loads(record.error_json) if record.error_json else None,
-    }
+def simulation_model(record: SimulationRecord) -> models.Simulation:
+    """A simulation record as the API answers it (``$defs/Simulation``)."""
+    return models.Simulation.model_validate(
+        {
+            "id": record.id,
+            "status": record.status,
+            "scenarioName": record.scenario_name,
+            "domain": record.domain,
+            "seed": record.seed,
+            "ticks": record.ticks,
+            "tick": record.tick,
+            "engineVersion": record.engine_version,
+            "organizationId": record.organization_id,
+            "createdAt": record.created_at,
+            "completedAt": record.completed_at,
+            "summary": json.loads(record.summary_json) if record.summary_json else None,
+            "error": json.loads(record.error_json) if record.error_json else None,
+        }
+    )
 
 
 def _encode_cursor(seq: int) -> str:

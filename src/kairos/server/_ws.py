@@ -42,6 +42,7 @@ from kairos.server._context import (
     run_call,
     validate_input,
 )
+from kairos.server._details import limit_error
 from kairos.server._service import Caller
 from kairos_api import PROCEDURES
 
@@ -191,10 +192,11 @@ async def _serve(connection: Connection) -> None:
             await connection.send(
                 encode_error(
                     None,
-                    TRPCError(
+                    limit_error(
                         "PAYLOAD_TOO_LARGE",
                         f"message exceeds this server's limit of {limit} bytes",
-                        kairos={"kind": "limit", "limit": "max_ws_message_bytes", "maximum": limit},
+                        "max_ws_message_bytes",
+                        limit,
                     ),
                 )
             )
@@ -265,15 +267,12 @@ async def _call(connection: Connection, item: WSRequest) -> None:
 async def _subscribe(connection: Connection, item: WSRequest) -> None:
     config = connection.state.config
     if len(connection.subscriptions) >= config.max_subscriptions_per_connection:
-        error = TRPCError(
+        error = limit_error(
             "TOO_MANY_REQUESTS",
             f"at most {config.max_subscriptions_per_connection} subscriptions per connection",
+            "max_subscriptions_per_connection",
+            config.max_subscriptions_per_connection,
             path=item.path,
-            kairos={
-                "kind": "limit",
-                "limit": "max_subscriptions_per_connection",
-                "maximum": config.max_subscriptions_per_connection,
-            },
         )
         await connection.send(encode_error(item.id, error, jsonrpc=item.jsonrpc))
         return
