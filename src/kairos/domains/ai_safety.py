@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from kairos.domains._ai_safety_entries import EventEntry, ModelEntry, Number, OversightBodyEntry
-from kairos.engine import Issue as EngineIssue
 from kairos.engine import validate_scenario
 from kairos.errors import Issue, ValidationError
 from kairos_api import Scenario
@@ -341,11 +340,11 @@ class AISafetyScenario:
             )
 
 
-def _issues(raw: Sequence[EngineIssue]) -> list[Issue]:
-    return [Issue(item["path"], item["message"]) for item in raw]
+def _issues(raw: Sequence[Issue]) -> list[Issue]:
+    return list(raw)
 
 
-def _select(raw: Sequence[EngineIssue], paths: Sequence[str]) -> list[Issue]:
+def _select(raw: Sequence[Issue], paths: Sequence[str]) -> list[Issue]:
     """The issues at one of ``paths`` or inside it (``models[2]`` selects
     ``models[2].capabilityIndex``; ``models`` selects only the list's own issues)."""
     return [

@@ -95,7 +95,7 @@ class Service:
 
     async def scenario_validate(self, caller: Caller, input: models.ValidateScenarioInput) -> Any:
         issues = engine.validate_scenario(input.scenario)
-        return {"valid": not issues, "issues": issues}
+        return {"valid": not issues, "issues": [issue.to_wire() for issue in issues]}
 
     async def simulation_get(self, caller: Caller, input: models.SimulationIdInput) -> Any:
         return simulation_json(self._find(caller, input.id))
@@ -129,23 +129,17 @@ class Service:
 
     async def simulation_create(self, caller: Caller, input: models.CreateSimulationInput) -> Any:
         scenario = input.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
-        issues = engine.validate_scenario(scenario)
-        issues += [
-            {
-                "path": f"scenario.events[{index}].tick",
-                "message": f"tick {event['tick']} is after the run's last tick ({input.ticks}); "
-                "the event would never take effect",
-            }
-            for index, event in enumerate(scenario.get("events", []))
-            if event["tick"] > input.ticks
+        issues = [
+            issue._replace(path=f"scenario.{issue.path}")
+            for issue in engine.validate_scenario(scenario, input.ticks)
         ]
         if issues:
             raise _error(
                 "BAD_REQUEST",
                 "invalid scenario: "
-                + "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
+                + "; ".join(f"{i.path}: {i.message}" for i in issues[:5])
                 + (f" (and {len(issues) - 5} more)" if len(issues) > 5 else ""),
-                {"kind": "validation", "issues": issues},
+                {"kind": "validation", "issues": [issue.to_wire() for issue in issues]},
             )
         if input.ticks > self.config.max_ticks:
             raise _error(

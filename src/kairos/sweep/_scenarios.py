@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from kairos import engine
+from kairos._arguments import Arguments, describe
 from kairos.domains.ai_safety import AISafetyScenario
 from kairos.errors import Issue, ValidationError
 from kairos_api import Scenario
@@ -19,10 +21,17 @@ Build = Callable[..., AISafetyScenario | Scenario | Mapping[str, Any]]
 ``kairos_api.Scenario`` or a wire dict."""
 
 
-def check_ticks(ticks: object) -> int:
-    if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
-        raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
-    return ticks
+def check_ticks(args: Arguments, ticks: object, max_ticks: object) -> int:
+    """``ticks`` checked against ``max_ticks`` (None: no limit); problems go to ``args``."""
+    limit = None if max_ticks is None else args.integer("max_ticks", max_ticks, minimum=1)
+    count = args.integer("ticks", ticks, minimum=1)
+    if limit is not None and count > limit and not args.issues:
+        args.add(
+            "ticks",
+            f"{count} ticks per run is more than the limit of {limit} (the reference server's "
+            "default); pass max_ticks=N (or max_ticks=None) to allow longer runs",
+        )
+    return count
 
 
 def build_scenarios(
@@ -41,19 +50,17 @@ def _wire_of(build: Build, point: Mapping[str, Any], ticks: int) -> dict[str, An
         elif isinstance(made, (Scenario, Mapping)):
             wire = AISafetyScenario.from_wire(made).to_wire()
         else:
-            raise TypeError(
-                "build(**params) must return an AISafetyScenario, a kairos_api.Scenario or a "
-                f"wire dict; for {dict(point)} it returned {type(made).__name__}"
+            raise ValidationError(
+                [
+                    Issue(
+                        "build",
+                        "must return an AISafetyScenario, a kairos_api.Scenario or a wire dict; "
+                        f"build({_call(point)}) returned {describe(made)}",
+                    )
+                ],
+                "Invalid argument for sweep()",
             )
-        late = [
-            Issue(
-                f"events[{index}].tick",
-                f"tick {event['tick']} is after the run's last tick ({ticks}); the event would "
-                "never take effect",
-            )
-            for index, event in enumerate(wire["events"])
-            if event["tick"] > ticks
-        ]
+        late = engine.validate_scenario(wire, ticks)
         if late:
             raise ValidationError(late, f"Invalid run of scenario {wire['name']!r}")
     except ValidationError as exc:
@@ -61,9 +68,16 @@ def _wire_of(build: Build, point: Mapping[str, Any], ticks: int) -> dict[str, An
             None
         )
     if "seed" in point and point["seed"] != wire["seed"]:
-        raise ValueError(
-            f"build({_call(point)}) made a scenario with seed {wire['seed']}: a parameter named "
-            "'seed' must be the scenario's seed (rename it if it means something else)"
+        raise ValidationError(
+            [
+                Issue(
+                    "build",
+                    f"build({_call(point)}) made a scenario with seed {wire['seed']}: a parameter "
+                    "named 'seed' must be the scenario's seed (rename it if it means something "
+                    "else)",
+                )
+            ],
+            "Invalid argument for sweep()",
         )
     return wire
 
