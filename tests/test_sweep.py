@@ -460,7 +460,7 @@ def test_progress_is_quiet_off_a_terminal_and_shown_when_asked(
     assert capsys.readouterr().err == ""
     sweep(spec_build, {"capability": [200, 300]}, ticks=120, progress=True)
     err = capsys.readouterr().err
-    assert "sweep" in err and "2/2" in err
+    assert "sweep (2 runs)" in err and "240/240" in err  # the bar counts ticks
 
 
 async def test_a_blocking_server_sweep_works_inside_a_running_loop(
