@@ -57,7 +57,7 @@ def choice(values: Sequence[Any]) -> Sampler:
     return lambda rng: options[int(rng.integers(len(options)))]
 
 
-def grid_points(grid: Mapping[str, Iterable[Any]] | Points) -> list[dict[str, Any]]:
+def grid_points(grid: object) -> list[dict[str, Any]]:
     """The points of a grid: the cartesian product of a mapping ``param -> values`` (the last
     parameter varies fastest, as in ``itertools.product``), or a sequence of explicit points
     (each a mapping ``param -> value``), kept in order."""
@@ -76,7 +76,20 @@ def grid_points(grid: Mapping[str, Iterable[Any]] | Points) -> list[dict[str, An
             axes.append(list(values))
         points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
     else:
-        points = [dict(point) for point in grid]
+        if isinstance(grid, (str, bytes)) or not isinstance(grid, Iterable):
+            raise invalid(
+                "sweep()",
+                "grid",
+                "must map each parameter to its values, or be a list of points (dicts), "
+                f"got {grid!r}",
+            )
+        points = []
+        for index, point in enumerate(grid):
+            if not isinstance(point, Mapping):
+                raise invalid(
+                    "sweep()", f"grid[{index}]", f"must be a dict of parameters, got {point!r}"
+                )
+            points.append(dict(point))
         names = list(points[0]) if points else []
         for index, point in enumerate(points):
             if list(point) != names:
@@ -88,6 +101,8 @@ def grid_points(grid: Mapping[str, Iterable[Any]] | Points) -> list[dict[str, An
     check_names(names)
     if not points:
         raise invalid("sweep()", "grid", "has no points")
+    if not names:
+        raise invalid("sweep()", "grid", "has no parameters (build(**params) needs some)")
     return points
 
 

@@ -146,6 +146,17 @@ class SweepResult(Sequence[SweepRow]):
         default); see :func:`kairos.plotting.plot_sweep`. Needs the ``plotting`` extra."""
         from kairos.plotting import plot_sweep
 
+        if parameter is not None and parameter not in self.parameters:
+            raise ValidationError(
+                [
+                    Issue(
+                        "parameter",
+                        f"{parameter!r} is not a swept parameter; the parameters are: "
+                        f"{', '.join(self.parameters)}",
+                    )
+                ],
+                "Invalid argument for plot()",
+            )
         return plot_sweep(self, parameter, ax=ax, threshold=threshold)
 
     def __repr__(self) -> str:

@@ -7,6 +7,7 @@ with the point that caused it. Workers and servers only ever receive plain wire 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -39,7 +40,25 @@ def build_scenarios(
 ) -> list[dict[str, Any]]:
     """The validated wire form of ``build(**point)`` for every point (ValidationError names the
     point of the first invalid scenario)."""
+    if points:
+        _check_signature(build, points[0])
     return [_wire_of(build, point, ticks) for point in points]
+
+
+def _check_signature(build: Build, point: Mapping[str, Any]) -> None:
+    """A grid whose parameters ``build`` cannot take is a mistake in the arguments, not in
+    ``build``: say so before calling it."""
+    try:
+        signature = inspect.signature(build)
+    except (TypeError, ValueError):  # some callables have no signature to inspect
+        return
+    try:
+        signature.bind(**point)
+    except TypeError as exc:
+        raise ValidationError(
+            [Issue("grid", f"build() cannot be called with the parameters {list(point)}: {exc}")],
+            "Invalid argument for sweep()",
+        ) from None
 
 
 def _wire_of(build: Build, point: Mapping[str, Any], ticks: int) -> dict[str, Any]:
