@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, NamedTuple, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from kairos._trpc.codes import ERROR_CODES, KEY_BY_HTTP_STATUS, key_from_shape
+from kairos.engine._errors import Issue
 from kairos_api.models import (
     EngineVersionErrorDetail,
     LimitErrorDetail,
@@ -119,13 +120,6 @@ class KairosError(Exception):
         return self.message
 
 
-class Issue(NamedTuple):
-    """One problem with an input: where (``models[0].capabilityIndex``) and what."""
-
-    path: str
-    message: str
-
-
 def _issues(items: Iterable[Issue | tuple[str, str]]) -> tuple[Issue, ...]:
     return tuple(Issue(redact(str(path)), redact(str(message))) for path, message in items)
 
@@ -148,9 +142,14 @@ class ValidationError(KairosError):
         if message is None:
             noun = "problem" if count == 1 else "problems"
             message = f"Invalid input ({count} {noun})"
+        # The header and each issue are redacted on their own (the issues when made): the
+        # composed "path: message" lines must not read as "api_key: <secret>" and lose the
+        # message of a problem with the api_key argument.
+        message = redact(message)
         if self.issues:
             message = f"{message}:\n{_describe_issues(self.issues)}"
-        KairosError.__init__(self, message)
+        self.message = message
+        Exception.__init__(self, message)
 
 
 class APIError(KairosError):

@@ -63,7 +63,8 @@ def test_domain_info_and_engine_versions_validate(schema_validator: Make) -> Non
 def test_validation_issues_validate(schema_validator: Make) -> None:
     issues = validate_scenario({"models": [{"name": "x", "capabilityIndex": 0}], "bogus": 1})
     assert issues
-    schema_validator("ValidationResult").validate({"valid": False, "issues": issues})
+    wire = [issue.to_wire() for issue in issues]
+    schema_validator("ValidationResult").validate({"valid": False, "issues": wire})
 
 
 @pytest.mark.parametrize("field", ["guardrailCoverage", "autonomyLevel", "humanOversightFreq"])

@@ -14,7 +14,7 @@ from .scenarios import rich_scenario, sweep_scenario
 
 
 def paths(scenario: Any) -> dict[str, str]:
-    return {issue["path"]: issue["message"] for issue in validate_scenario(scenario)}
+    return {issue.path: issue.message for issue in validate_scenario(scenario)}
 
 
 def test_valid_scenarios_have_no_issues() -> None:
@@ -90,7 +90,7 @@ def test_compile_raises_with_all_issues() -> None:
     scenario["events"][0]["magnitude"] = -1
     with pytest.raises(ScenarioError) as info:
         compile_scenario(scenario)
-    assert [i["path"] for i in info.value.issues] == [
+    assert [i.path for i in info.value.issues] == [
         "models[0].capabilityIndex",
         "events[0].magnitude",
     ]

@@ -129,7 +129,7 @@ def test_semantic_scenario_problems_are_refused(wire: Wire) -> None:
     response = wire.mutate("simulation.create", {"scenario": scenario, "ticks": 5})
     assert response.status_code == 400
     paths = {i["path"] for i in response.json()["error"]["data"]["kairos"]["issues"]}
-    assert "events[0].target" in paths
+    assert "scenario.events[0].target" in paths, "paths are relative to the input, as always"
     assert "scenario.events[0].tick" in paths, "an event after the last tick is refused"
 
 

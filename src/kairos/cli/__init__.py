@@ -49,9 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         status: int = args.handler(args)
         return status
     except ValidationError as exc:
-        print(f"kairos: error: {exc}", file=sys.stderr)
+        # One line: the problems follow the headline, separated by semicolons.
+        text = str(exc).replace(":\n  - ", ": ", 1).replace("\n  - ", "; ")
+        print(f"kairos: error: {text}", file=sys.stderr)
         return 1
     except (CommandError, KairosError) as exc:
+        print(f"kairos: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file named on the command line cannot be read or written
         print(f"kairos: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -70,6 +70,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def check_output(path: Path | None, flag: str) -> None:
+    """Fail now, before any work, if ``path`` cannot be written as a file later."""
+    if path is None:
+        return
+    if path.is_dir():
+        fail(f"{flag} {path}: is a directory, not a file")
+    if not path.absolute().parent.is_dir():
+        fail(f"{flag} {path}: the directory {path.absolute().parent} does not exist")
+
+
 def show_progress() -> bool:
     from kairos.sweep._progress import wanted
 

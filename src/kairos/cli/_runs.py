@@ -9,6 +9,7 @@ from typing import Any
 
 from kairos.cli._common import (
     add_client_options,
+    check_output,
     fail,
     load_scenario,
     make_client,
@@ -29,6 +30,12 @@ def register(commands: Any) -> None:
     run.add_argument("--out", type=Path, help="write the trace as JSON lines (constant memory)")
     run.add_argument("--plot", type=Path, help="write a stability plot (PNG; plotting extra)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    run.add_argument(
+        "--drop-late-events",
+        action="store_true",
+        help="run a scenario with events after the last tick by leaving those events out "
+        "(refused otherwise: such a run is easily mistaken for the whole scenario)",
+    )
     add_client_options(run)
     run.set_defaults(handler=_run)
 
@@ -69,6 +76,8 @@ def register(commands: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     scenario.validate()
+    check_output(args.out, "--out")
+    check_output(args.plot, "--plot")
     if args.out is not None and args.out.exists() and not args.overwrite:
         fail(f"{args.out} exists; pass --overwrite to replace it")
     if args.plot is not None:
@@ -93,7 +102,13 @@ def _collect(client: Any, scenario: Any, args: argparse.Namespace) -> Any:
         args.out.unlink(missing_ok=True)
     bar = _bar(args.ticks)
     try:
-        return client.run(scenario, args.ticks, out=args.out, progress=bar.update)
+        return client.run(
+            scenario,
+            args.ticks,
+            out=args.out,
+            progress=bar.update,
+            drop_late_events=args.drop_late_events,
+        )
     finally:
         bar.close()
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import importlib.util
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from kairos.cli._common import fail, load_scenario, positive_int, save_plot
+from kairos.cli._common import check_output, fail, load_scenario, positive_int, save_plot
+from kairos.engine import DEFAULT_MAX_TICKS
 
 _STEP = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 _FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
@@ -41,6 +43,14 @@ def register(commands: Any) -> None:
         default=None,
         metavar="N",
         help="Monte Carlo: repeat every point with seeds 0..N-1",
+    )
+    sweep.add_argument(
+        "--max-ticks",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="allow runs longer than the reference server's default limit "
+        f"({DEFAULT_MAX_TICKS} ticks) in this process",
     )
     sweep.add_argument("--engine-version", default=None, metavar="V", help="pin an engine version")
     where = sweep.add_mutually_exclusive_group()
@@ -98,6 +108,10 @@ def _sweep(args: argparse.Namespace) -> int:
     from kairos.sweep import sweep
 
     base = load_scenario(args.scenario).to_wire()
+    check_output(args.out, "--out")
+    check_output(args.plot, "--plot")
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        fail('--plot needs matplotlib: pip install "kairos-sdk[plotting]"')
     # sweep() passes parameters as keywords: each field path gets an identifier, and the table,
     # the file and the plot show the path again.
     paths: dict[str, str] = {}
@@ -122,7 +136,16 @@ def _sweep(args: argparse.Namespace) -> int:
             set_field(wire, paths.get(name, name), value)
         return wire
 
-    options: dict[str, Any] = {"ticks": args.ticks, "engine_version": args.engine_version}
+    options: dict[str, Any] = {
+        "ticks": args.ticks,
+        "engine_version": args.engine_version,
+        "max_ticks": args.max_ticks or DEFAULT_MAX_TICKS,
+    }
+    if args.ticks > options["max_ticks"]:
+        fail(
+            f"--ticks {args.ticks} is more than {options['max_ticks']} ticks per run; pass "
+            "--max-ticks N to allow longer runs"
+        )
     dask_client: Any = None
     client: Any = None
     if args.dask is not None:
@@ -143,7 +166,9 @@ def _sweep(args: argparse.Namespace) -> int:
             dask_client.close()
     swept = [p for p in grid if p != "seed"]
     print_rows(result, swept, labels=paths)
-    if len(swept) == 1:
+    if len(swept) == 1 and len(grid.get("seed", ())) > 1:
+        print_spread(result.threshold_spread(swept[0]), paths[swept[0]])
+    elif len(swept) == 1:
         threshold = result.threshold(swept[0])
         label = paths[swept[0]]
         if threshold is None:
@@ -187,6 +212,27 @@ def print_rows(result: Any, parameters: list[str], labels: Mapping[str, str] | N
     print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
         print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def print_spread(spread: Any, label: str) -> None:
+    """Each seed's threshold of a Monte Carlo sweep, then their spread."""
+    print(f"\nwhere basin losses begin along {label}, per seed:")
+    for seed, threshold in spread.by_seed.items():
+        where = (
+            "no basin losses appear"
+            if threshold is None
+            else f"between {threshold.low} and {threshold.high}"
+        )
+        print(f"  seed {seed}: {where}")
+    seeds = len(spread.by_seed)
+    if spread.mean is None:
+        print(f"no basin losses appear across {label} in any of the {seeds} seeds")
+        return
+    print(
+        f"threshold {label} = {spread.mean:.6g} +/- {spread.std:.3g} (mean +/- std of the "
+        f"interval midpoints), range {spread.min:.6g} to {spread.max:.6g}, "
+        f"{len(spread.values)} of {seeds} seeds"
+    )
 
 
 def write_rows(result: Any, path: Path, labels: Mapping[str, str] | None = None) -> None:

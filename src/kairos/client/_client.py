@@ -7,16 +7,15 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, overload
 
-from kairos._trpc.retry import RetryPolicy
 from kairos.trace import LazyTrace, Trace
 from kairos_api import KairosAPI, Simulation, StreamInput, TraceStep
 from kairos_api.procedures import SIMULATION_CREATE, SIMULATION_STREAM
 
 from . import _embedded
 from ._logging import configure_from_env
-from ._preflight import ScenarioLike, check_run
+from ._preflight import ScenarioLike, check_run, create_request
 from ._runs import Collector, check_complete, create_input
-from ._runtime import ClientRuntime
+from ._runtime import ClientRuntime, check_arguments
 from ._settings import ClientSettings, env_api_key, env_url
 from ._transports import Transports
 
@@ -60,25 +59,23 @@ class KairosClient(KairosAPI):
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
         configure_from_env()
-        resolved = url or env_url()
+        resolved = url if url not in (None, "") else env_url()
+        # Every argument is checked before an embedded server is started for a missing URL.
+        settings = ClientSettings.from_options(
+            "KairosClient()",
+            url=resolved if resolved is not None else "http://127.0.0.1",
+            api_key=api_key if api_key not in (None, "") else env_api_key(),
+            timeout=timeout,
+            engine_version=engine_version,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+            retry_create_on_connection_error=retry_create_on_connection_error,
+            stream_idle_timeout=stream_idle_timeout,
+            default_headers=default_headers,
+        )
         self._embedded = resolved is None
         if resolved is None:
-            resolved = _embedded.acquire()
-        try:
-            settings = ClientSettings(
-                url=resolved,
-                api_key=api_key or env_api_key(),
-                timeout=timeout,
-                engine_version=engine_version,
-                policy=RetryPolicy(max_retries=max_retries, backoff=retry_backoff),
-                retry_create_on_connection_error=retry_create_on_connection_error,
-                stream_idle_timeout=stream_idle_timeout,
-                default_headers=dict(default_headers or {}),
-            )
-        except BaseException:
-            if self._embedded:
-                _embedded.release()
-            raise
+            settings = settings.replace(url=_embedded.acquire())
         self._init(settings, Transports(settings), owner=True)
 
     def _init(self, settings: ClientSettings, transports: Transports, *, owner: bool) -> None:
@@ -88,6 +85,7 @@ class KairosClient(KairosAPI):
         self._closed = False
         self._runtime = ClientRuntime(settings, transports)
         KairosAPI.__init__(self, self._runtime)
+        check_arguments(self, self._runtime)
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -118,25 +116,22 @@ class KairosClient(KairosAPI):
     ) -> KairosClient:
         """A client with some options changed that shares this one's connections (cheap; no
         new pool, no new server). Closing it does nothing; close the original."""
-        changes: dict[str, Any] = {}
-        policy = self._settings.policy
-        if max_retries is not _UNSET or retry_backoff is not _UNSET:
-            policy = RetryPolicy(
-                max_retries=policy.max_retries if max_retries is _UNSET else max_retries,
-                backoff=policy.backoff if retry_backoff is _UNSET else retry_backoff,
+        changes = {
+            name: value
+            for name, value in (
+                ("engine_version", engine_version),
+                ("timeout", timeout),
+                ("max_retries", max_retries),
+                ("retry_backoff", retry_backoff),
+                ("retry_create_on_connection_error", retry_create_on_connection_error),
+                ("stream_idle_timeout", stream_idle_timeout),
             )
-        changes["policy"] = policy
-        for name, value in (
-            ("engine_version", engine_version),
-            ("timeout", timeout),
-            ("retry_create_on_connection_error", retry_create_on_connection_error),
-            ("stream_idle_timeout", stream_idle_timeout),
-        ):
-            if value is not _UNSET:
-                changes[name] = value
+            if value is not _UNSET
+        }
+        settings = self._settings.with_options("KairosClient.with_options()", **changes)
         clone = object.__new__(KairosClient)
         clone._embedded = False
-        clone._init(self._settings.replace(**changes), self._transports, owner=False)
+        clone._init(settings, self._transports, owner=False)
         return clone
 
     def __repr__(self) -> str:
@@ -161,6 +156,7 @@ class KairosClient(KairosAPI):
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
         progress: Callable[[int], object] | None = None,
+        drop_late_events: bool = False,
     ) -> Trace: ...
 
     @overload
@@ -175,6 +171,7 @@ class KairosClient(KairosAPI):
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
         progress: Callable[[int], object] | None = None,
+        drop_late_events: bool = False,
     ) -> LazyTrace: ...
 
     def run(
@@ -188,6 +185,7 @@ class KairosClient(KairosAPI):
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
         progress: Callable[[int], object] | None = None,
+        drop_late_events: bool = False,
     ) -> Trace | LazyTrace:
         """Create a simulation, stream it to completion and return its :class:`Trace`.
 
@@ -197,13 +195,29 @@ class KairosClient(KairosAPI):
         ``EngineVersionError``; a simulation that fails or is cancelled raises
         ``SimulationError`` (``.simulation_id``) rather than returning a short trace.
         ``progress``, if given, is called with the number of new steps as each chunk arrives
-        (for a progress bar).
+        (for a progress bar). Every argument is checked before anything is sent; a mistake
+        raises ``ValidationError`` naming the argument.
+
+        An event scheduled after the last tick is refused (``ValidationError``), because a
+        run that silently leaves out part of its scenario is easily mistaken for the whole.
+        For a quick look at the start of such a scenario pass ``drop_late_events=True``: those
+        events are then left out of the scenario sent (the steps up to ``ticks`` are the same
+        as the full scenario's).
         """
-        model = check_run(scenario, ticks)
+        request = create_request(
+            scenario,
+            ticks,
+            engine_version,
+            organization_id,
+            idempotency_key,
+            where="KairosClient.run()",
+            drop_late_events=drop_late_events,
+            out=out,
+            progress=progress,
+            retry_create_on_connection_error=retry_create_on_connection_error,
+        )
         record = self._runtime.call(
-            SIMULATION_CREATE,
-            create_input(model, ticks, engine_version, organization_id, idempotency_key),
-            allow_unsafe_retry=retry_create_on_connection_error,
+            SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
         )
         collector = Collector(record, out)
         try:
@@ -228,6 +242,7 @@ class KairosClient(KairosAPI):
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
         progress: Callable[[int], object] | None = None,
+        drop_late_events: bool = False,
     ) -> Trace: ...
 
     @overload
@@ -242,6 +257,7 @@ class KairosClient(KairosAPI):
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
         progress: Callable[[int], object] | None = None,
+        drop_late_events: bool = False,
     ) -> LazyTrace: ...
 
     async def arun(
@@ -255,13 +271,23 @@ class KairosClient(KairosAPI):
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
         progress: Callable[[int], object] | None = None,
+        drop_late_events: bool = False,
     ) -> Trace | LazyTrace:
         """The async twin of :meth:`run`."""
-        model = check_run(scenario, ticks)
+        request = create_request(
+            scenario,
+            ticks,
+            engine_version,
+            organization_id,
+            idempotency_key,
+            where="KairosClient.arun()",
+            drop_late_events=drop_late_events,
+            out=out,
+            progress=progress,
+            retry_create_on_connection_error=retry_create_on_connection_error,
+        )
         record = await self._runtime.acall(
-            SIMULATION_CREATE,
-            create_input(model, ticks, engine_version, organization_id, idempotency_key),
-            allow_unsafe_retry=retry_create_on_connection_error,
+            SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
         )
         collector = Collector(record, out)
         try:

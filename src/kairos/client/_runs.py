@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import pydantic
+
+from kairos._arguments import from_pydantic
 from kairos.errors import APIProtocolError
 from kairos.trace import LazyTrace, LazyTraceWriter, Trace, TraceMetadata
 from kairos_api import CreateSimulationInput, Scenario, Simulation, TraceStep
@@ -23,13 +26,16 @@ def create_input(
 ) -> CreateSimulationInput:
     """The ``simulation.create`` input (the client's pin is added by the call machine when
     ``engine_version`` is None; the idempotency key is minted there when None)."""
-    return CreateSimulationInput(
-        scenario=scenario,
-        ticks=ticks,
-        engine_version=engine_version,
-        organization_id=organization_id,
-        idempotency_key=idempotency_key,
-    )
+    try:
+        return CreateSimulationInput(
+            scenario=scenario,
+            ticks=ticks,
+            engine_version=engine_version,
+            organization_id=organization_id,
+            idempotency_key=idempotency_key,
+        )
+    except pydantic.ValidationError as exc:
+        raise from_pydantic(exc, "a run") from None
 
 
 def metadata_of(record: Simulation) -> TraceMetadata:

@@ -9,21 +9,25 @@ step exactly once and in order across reconnects, or a typed error; never a hole
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
+import functools
+import inspect
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any, TypeVar
 
 import pydantic
 
+from kairos._arguments import from_pydantic
 from kairos._trpc.resume import Deliver, StreamResume
 from kairos.errors import APIProtocolError
-from kairos_api import Procedure, TraceChunk, TraceStep
+from kairos_api import PROCEDURES, KairosAPI, Procedure, TraceChunk, TraceStep
 
 from ._http import drive_async, drive_sync
 from ._machine import call_machine, encode_input
+from ._preflight import as_scenario
 from ._settings import ClientSettings
 from ._transports import Transports
 
-__all__ = ["ClientRuntime"]
+__all__ = ["ClientRuntime", "check_arguments"]
 
 InputT = TypeVar("InputT", bound="pydantic.BaseModel | None")
 OutputT = TypeVar("OutputT", bound=pydantic.BaseModel)
@@ -103,3 +107,85 @@ def _chunk_resume(procedure: Procedure[Any, Any], start: object) -> StreamResume
         return None
     first = int(start) if isinstance(start, str) and start.isdigit() else 0
     return StreamResume(lambda step: step.t, last_delivered=first)
+
+
+def check_arguments(api: KairosAPI, runtime: ClientRuntime) -> None:
+    """Give every generated procedure of ``api`` the client's argument handling.
+
+    The generated stubs build their input model from their keyword arguments before handing it
+    to the runtime, so a mistake there would escape as a raw ``pydantic.ValidationError``, and
+    an ``AISafetyScenario`` would be refused where a ``Scenario`` is expected. Each namespace is
+    replaced by a subclass whose methods first convert a builder to the scenario form the
+    input takes, then check the arguments against the procedure's input model (raising
+    :class:`~kairos.errors.ValidationError` naming each argument), then call the stub.
+    """
+    for router, namespace in list(vars(api).items()):
+        if type(namespace).__module__ == "kairos_api.namespaces":
+            setattr(api, router, _checked_class(type(namespace), router)(runtime))
+
+
+_CHECKED: dict[tuple[type[Any], str], type[Any]] = {}
+
+
+def _checked_class(cls: type[Any], router: str) -> type[Any]:
+    if (cls, router) in _CHECKED:
+        return _CHECKED[cls, router]
+    members: dict[str, Any] = {"__doc__": cls.__doc__, "__module__": __name__}
+    for name, stub in vars(cls).items():
+        if name.startswith("_") or not callable(stub):
+            continue
+        procedure = _procedure_of(cls, router, name)
+        if procedure is not None and procedure.input_model is not None:
+            members[name] = _checked_stub(stub, procedure, f"client.{router}.{name}()")
+    checked: type[Any] = type(cls.__name__, (cls,), members)
+    _CHECKED[cls, router] = checked
+    return checked
+
+
+def _procedure_of(cls: type[Any], router: str, name: str) -> Procedure[Any, Any] | None:
+    """The procedure behind stub ``name`` (``acreate`` is the async twin of ``create``)."""
+    if f"{router}.{name}" in PROCEDURES:
+        return PROCEDURES[f"{router}.{name}"]
+    if name.startswith("a") and name[1:] in vars(cls):
+        return PROCEDURES.get(f"{router}.{name[1:]}")
+    return None
+
+
+def _checked_stub(
+    stub: Callable[..., Any], procedure: Procedure[Any, Any], where: str
+) -> Callable[..., Any]:
+    model = procedure.input_model
+    assert model is not None
+    scenario_fields = {
+        name: _is_dict(field.annotation)
+        for name, field in model.model_fields.items()
+        if name == "scenario"
+    }
+
+    def prepare(kwargs: dict[str, Any]) -> dict[str, Any]:
+        for name, wire in scenario_fields.items():
+            if name in kwargs:
+                kwargs[name] = as_scenario(kwargs[name], wire, where)
+        try:
+            model.model_validate(kwargs)
+        except pydantic.ValidationError as exc:
+            raise from_pydantic(exc, where) from None
+        return kwargs
+
+    if inspect.iscoroutinefunction(stub):
+
+        @functools.wraps(stub)
+        async def checked_async(self: Any, **kwargs: Any) -> Any:
+            return await stub(self, **prepare(kwargs))
+
+        return checked_async
+
+    @functools.wraps(stub)
+    def checked(self: Any, **kwargs: Any) -> Any:
+        return stub(self, **prepare(kwargs))
+
+    return checked
+
+
+def _is_dict(annotation: object) -> bool:
+    return annotation is dict or getattr(annotation, "__origin__", None) is dict

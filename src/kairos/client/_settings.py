@@ -9,10 +9,15 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import pydantic
+from pydantic import TypeAdapter
+
+from kairos._arguments import Arguments, describe
 from kairos._trpc.retry import RetryPolicy
+from kairos_api import EngineVersionString
 
 __all__ = ["ClientSettings", "user_agent"]
 
@@ -60,14 +65,32 @@ class ClientSettings:
     default_headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, not {self.url!r}")
-        if not (self.timeout > 0):
-            raise ValueError(f"timeout must be > 0 seconds, not {self.timeout!r}")
-        if self.stream_idle_timeout is not None and not (self.stream_idle_timeout > 0):
-            raise ValueError("stream_idle_timeout must be > 0 seconds or None")
-        if self.max_subscriptions_per_socket < 1:
-            raise ValueError("max_subscriptions_per_socket must be at least 1")
+        args = Arguments("KairosClient")
+        _check_fields(args, {f.name: getattr(self, f.name) for f in fields(self)})
+        args.check()
+
+    @classmethod
+    def from_options(cls, where: str, **options: Any) -> ClientSettings:
+        """Settings from the keyword arguments of ``KairosClient(...)`` (``max_retries`` and
+        ``retry_backoff`` instead of ``policy``); every bad argument is reported at once as a
+        :class:`~kairos.errors.ValidationError` naming it."""
+        args = Arguments(where)
+        values = _check_options(args, options)
+        _check_fields(args, values)
+        args.check()
+        return cls(**values)
+
+    def with_options(self, where: str, **changes: Any) -> ClientSettings:
+        """A copy with some options changed (``with_options``), checked as
+        :meth:`from_options` checks them."""
+        args = Arguments(where)
+        if "max_retries" in changes or "retry_backoff" in changes:
+            changes.setdefault("max_retries", self.policy.max_retries)
+            changes.setdefault("retry_backoff", self.policy.backoff)
+        values = _check_options(args, changes)
+        _check_fields(args, values)
+        args.check()
+        return replace(self, **values)
 
     @property
     def trpc_url(self) -> str:
@@ -97,5 +120,58 @@ class ClientSettings:
         return {"authorization": f"Bearer {self.api_key}"} if self.api_key else None
 
     def replace(self, **changes: Any) -> ClientSettings:
-        """A copy with some fields changed (``with_options``)."""
+        """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+_ENGINE_VERSION: TypeAdapter[str] = TypeAdapter(EngineVersionString)
+
+
+def _check_options(args: Arguments, options: dict[str, Any]) -> dict[str, Any]:
+    """The options as settings fields: the retry options become a policy."""
+    values = dict(options)
+    if "max_retries" in values or "retry_backoff" in values:
+        retries = args.integer("max_retries", values.pop("max_retries", 3), minimum=0)
+        backoff = args.number("retry_backoff", values.pop("retry_backoff", 1.0), minimum=0)
+        if not args.issues:
+            assert backoff is not None
+            values["policy"] = RetryPolicy(max_retries=retries, backoff=backoff)
+    return values
+
+
+def _check_fields(args: Arguments, values: dict[str, Any]) -> None:
+    """Check (and normalize, in place) the settings fields present in ``values``."""
+    if "url" in values:
+        url = args.string("url", values["url"], none=False)
+        if url is not None and not url.startswith(("http://", "https://")):
+            args.add("url", f"must start with http:// or https://, got {url!r}")
+        elif url is not None and not url.split("://", 1)[1].split("/", 1)[0]:
+            args.add("url", f"has no host: {url!r}")
+    if "api_key" in values:
+        args.header_value("api_key", values["api_key"])
+    if "timeout" in values:
+        args.number("timeout", values["timeout"], above=0)
+    if values.get("engine_version") is not None:
+        version = values["engine_version"]
+        if not isinstance(version, str):
+            args.add(
+                "engine_version",
+                f"must be a version string like '1.4.4' (or None), got {describe(version)}",
+            )
+        else:
+            try:
+                _ENGINE_VERSION.validate_python(version)
+            except pydantic.ValidationError:
+                args.add(
+                    "engine_version", f"must be MAJOR.MINOR.PATCH like '1.4.4', got {version!r}"
+                )
+    if "retry_create_on_connection_error" in values:
+        args.boolean("retry_create_on_connection_error", values["retry_create_on_connection_error"])
+    if "stream_idle_timeout" in values:
+        args.number("stream_idle_timeout", values["stream_idle_timeout"], above=0, none=True)
+    if "max_subscriptions_per_socket" in values:
+        args.integer("max_subscriptions_per_socket", values["max_subscriptions_per_socket"])
+    if "default_headers" in values:
+        values["default_headers"] = args.headers("default_headers", values["default_headers"])
+    if "policy" in values and not isinstance(values["policy"], RetryPolicy):
+        args.add("policy", f"must be a RetryPolicy, got {describe(values['policy'])}")

@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from kairos.domains._ai_safety_entries import EventEntry, ModelEntry, Number, OversightBodyEntry
-from kairos.engine import Issue as EngineIssue
 from kairos.engine import validate_scenario
 from kairos.errors import Issue, ValidationError
 from kairos_api import Scenario
@@ -241,9 +240,16 @@ class AISafetyScenario:
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write the wire form to a JSON file (readable by :meth:`from_json`)."""
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(self.to_wire(), handle, indent=2)
-            handle.write("\n")
+        wire = self.to_wire()
+        try:
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(wire, handle, indent=2)
+                handle.write("\n")
+        except OSError as exc:
+            raise ValidationError(
+                [Issue("path", f"cannot write {os.fspath(path)!r}: {exc.strerror or exc}")],
+                "Cannot write scenario file",
+            ) from None
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any] | Scenario) -> AISafetyScenario:
@@ -254,7 +260,8 @@ class AISafetyScenario:
         issues = _issues(validate_scenario(data))
         if issues:
             name = data.get("name") if isinstance(data, Mapping) else None
-            raise ValidationError(issues, f"Invalid scenario {_brief(name)} ({_count(issues)})")
+            what = f"scenario {_brief(name)}" if isinstance(name, str) else "scenario"
+            raise ValidationError(issues, f"Invalid {what} ({_count(issues)})")
         scenario = cls(data["name"], data["seed"])
         for model in data["models"]:
             scenario._models.append(
@@ -281,10 +288,17 @@ class AISafetyScenario:
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> AISafetyScenario:
-        """Read a scenario file (the wire form as JSON). Malformed JSON and invalid scenarios
-        both raise ValidationError; the path is in the message."""
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        """Read a scenario file (the wire form as JSON). A file that cannot be read, malformed
+        JSON and invalid scenarios all raise ValidationError; the path is in the message."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValidationError(
+                [Issue("path", f"cannot read {os.fspath(path)!r}: {reason}")],
+                "Cannot read scenario file",
+            ) from None
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -341,11 +355,11 @@ class AISafetyScenario:
             )
 
 
-def _issues(raw: Sequence[EngineIssue]) -> list[Issue]:
-    return [Issue(item["path"], item["message"]) for item in raw]
+def _issues(raw: Sequence[Issue]) -> list[Issue]:
+    return list(raw)
 
 
-def _select(raw: Sequence[EngineIssue], paths: Sequence[str]) -> list[Issue]:
+def _select(raw: Sequence[Issue], paths: Sequence[str]) -> list[Issue]:
     """The issues at one of ``paths`` or inside it (``models[2]`` selects
     ``models[2].capabilityIndex``; ``models`` selects only the list's own issues)."""
     return [

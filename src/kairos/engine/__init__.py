@@ -7,7 +7,8 @@ docs/engine.md.
 
 Entry points:
 
-* :func:`validate_scenario` / :func:`compile_scenario` - the AI-safety adapter;
+* :func:`validate_scenario` / :func:`compile_scenario` - the AI-safety adapter (with
+  :func:`late_events`: events after a run's last tick);
 * :class:`Simulation`, :func:`run`, :func:`iter_steps` - one run, with checkpoints;
 * :class:`BatchSimulation`, :func:`run_batch`, :func:`iter_batch`, :func:`summarize_batch` -
   many runs of one version in lock-step, bit-identical to lone runs;
@@ -18,7 +19,13 @@ Entry points:
   answers.
 """
 
-from ._adapter import CompiledScenario, compile_scenario, validate_scenario
+from ._adapter import (
+    CompiledScenario,
+    compile_scenario,
+    late_event_message,
+    late_events,
+    validate_scenario,
+)
 from ._batch import BatchSimulation, iter_batch, run_batch, summarize_batch
 from ._canonical import canonical_json, canonical_step_bytes, canonical_trace_bytes, trace_sha256
 from ._constants import PARADOX_EPSILON, PARADOX_THRESHOLD
@@ -33,8 +40,10 @@ from ._summary import (
     summarize,
 )
 from ._versions import DEFAULT_VERSION, active_versions, engine_versions, resolve_version
+from ._vocabulary import DEFAULT_MAX_TICKS
 
 __all__ = [
+    "DEFAULT_MAX_TICKS",
     "DEFAULT_VERSION",
     "PARADOX_EPSILON",
     "PARADOX_THRESHOLD",
@@ -58,6 +67,8 @@ __all__ = [
     "ghost_branches",
     "iter_batch",
     "iter_steps",
+    "late_event_message",
+    "late_events",
     "phase_transitions",
     "resolve_version",
     "run",

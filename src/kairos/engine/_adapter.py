@@ -122,7 +122,7 @@ class _Checker:
         self.issues: list[Issue] = []
 
     def add(self, path: str, message: str) -> None:
-        self.issues.append({"path": path, "message": message})
+        self.issues.append(Issue(path, message))
 
     def number(self, path: str, value: object, lo: float, hi: float) -> float | None:
         rng = f"between {_fmt(lo)} and {_fmt(hi)}"
@@ -223,8 +223,9 @@ class _Checker:
         return out if complete else None
 
 
-def _check(wire: object) -> tuple[list[Issue], dict[str, Any] | None]:
-    """Validate and normalize; the normalized dict is None when any issue was found."""
+def _check(wire: object, ticks: int | None = None) -> tuple[list[Issue], dict[str, Any] | None]:
+    """Validate and normalize; the normalized dict is None when any issue was found. With
+    ``ticks``, an event after the run's last tick is an issue too."""
     ck = _Checker()
     top = ck.mapping("$", wire, SCENARIO_KEYS)
     if top is None:
@@ -272,7 +273,7 @@ def _check(wire: object) -> tuple[list[Issue], dict[str, Any] | None]:
     events: list[dict[str, Any] | None] = []
     raw_events = ck.array("events", top["events"], 0, MAX_EVENTS) if "events" in top else ()
     for i, item in enumerate(raw_events or ()):
-        events.append(_check_event(ck, f"events[{i}]", item, kinds))
+        events.append(_check_event(ck, f"events[{i}]", item, kinds, ticks))
 
     if ck.issues:
         return ck.issues, None
@@ -292,6 +293,7 @@ def _check_event(
     path: str,
     value: object,
     kinds: Mapping[str, tuple[str, int, str]],
+    ticks: int | None,
 ) -> dict[str, Any] | None:
     raw = ck.mapping(path, value, EVENT_KEYS)
     if raw is None:
@@ -300,6 +302,8 @@ def _check_event(
     tick = ck.integer(f"{path}.tick", raw["tick"], 1, EVENT_TICK_MAX) if "tick" in raw else None
     if "tick" not in raw:
         ck.add(f"{path}.tick", "is required")
+    elif tick is not None and ticks is not None and _after(tick, ticks):
+        ck.add(f"{path}.tick", late_event_message(tick, ticks))
     spec = None
     if "type" not in raw:
         ck.add(f"{path}.type", "is required")
@@ -339,9 +343,42 @@ def _check_event(
     return out
 
 
-def validate_scenario(wire: object) -> list[Issue]:
-    """Every problem of a wire-form scenario, each with its wire path; empty when valid."""
-    return _check(wire)[0]
+def validate_scenario(wire: object, ticks: int | None = None) -> list[Issue]:
+    """Every problem of a wire-form scenario, each with its wire path; empty when valid.
+
+    With ``ticks`` (the length of the run it is for), an event scheduled after the run's last
+    tick is a problem too: it would never take effect, and a run that silently leaves out part
+    of its scenario is easily mistaken for the whole (a sweep's short runs, in particular).
+    The server, the client's pre-flight check and sweeps all apply this one rule;
+    :func:`late_events` finds such events (the client drops them only when asked to).
+    """
+    return _check(wire, ticks)[0]
+
+
+def late_event_message(tick: int, ticks: int) -> str:
+    """The issue message of an event at ``tick`` in a run of ``ticks`` ticks."""
+    return (
+        f"tick {tick} is after the run's last tick ({ticks}); the event would never take "
+        f"effect: run at least {tick} ticks, or leave the event out"
+    )
+
+
+def late_events(wire: Mapping[str, Any], ticks: int) -> list[int]:
+    """The indices of the well-formed events of ``wire`` scheduled after tick ``ticks``."""
+    events = wire.get("events")
+    if not isinstance(events, (list, tuple)):
+        return []
+    return [
+        index
+        for index, event in enumerate(events)
+        if isinstance(event, Mapping)
+        and _is_number(event.get("tick"))
+        and _after(event["tick"], ticks)
+    ]
+
+
+def _after(tick: float, ticks: int) -> bool:
+    return tick > ticks
 
 
 def compile_scenario(wire: Mapping[str, Any] | CompiledScenario) -> CompiledScenario:

@@ -4,14 +4,23 @@ the client or the server, which map these onto their own error types."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import NamedTuple
 
 
-class Issue(TypedDict):
-    """One validation problem in wire form (``$defs/ValidationIssue``)."""
+class Issue(NamedTuple):
+    """One problem with an input: where (``models[0].capabilityIndex``) and what.
+
+    The one issue type of the SDK (``kairos.errors.Issue`` is this class). Its wire form
+    (``$defs/ValidationIssue``) is :meth:`to_wire`'s ``{"path": ..., "message": ...}``.
+    """
 
     path: str
     message: str
+
+    def to_wire(self) -> dict[str, str]:
+        """``{"path": ..., "message": ...}``, as ``scenario.validate`` and error details carry
+        it."""
+        return {"path": self.path, "message": self.message}
 
 
 class EngineError(Exception):
@@ -23,7 +32,7 @@ class ScenarioError(EngineError, ValueError):
 
     def __init__(self, issues: Sequence[Issue]) -> None:
         self.issues: list[Issue] = list(issues)
-        lines = [f"{issue['path']}: {issue['message']}" for issue in self.issues]
+        lines = [f"{issue.path}: {issue.message}" for issue in self.issues]
         count = len(self.issues)
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"invalid scenario ({count} {noun}):\n  " + "\n  ".join(lines))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kairos.engine import DEFAULT_MAX_TICKS
 from kairos.server._auth import RateLimit
 
 DEFAULT_RATE_LIMIT = RateLimit(rate=50.0, burst=200)
@@ -37,7 +38,7 @@ class ServerConfig:
     """Requests per second per key (per client address without keys); None turns it off."""
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     """Worker processes running simulations."""
-    max_ticks: int = 1_000_000
+    max_ticks: int = DEFAULT_MAX_TICKS
     max_body_bytes: int = 1 << 20
     max_ws_message_bytes: int = 1 << 20
     max_subscriptions_per_connection: int = 100

@@ -107,7 +107,9 @@ class Service:
         self, caller: Caller, input: models.ValidateScenarioInput
     ) -> models.ValidationResult:
         issues = engine.validate_scenario(input.scenario)
-        return models.ValidationResult.model_validate({"valid": not issues, "issues": issues})
+        return models.ValidationResult.model_validate(
+            {"valid": not issues, "issues": [issue.to_wire() for issue in issues]}
+        )
 
     async def simulation_get(
         self, caller: Caller, input: models.SimulationIdInput
@@ -147,22 +149,16 @@ class Service:
         self, caller: Caller, input: models.CreateSimulationInput
     ) -> models.Simulation:
         scenario = input.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
-        issues = engine.validate_scenario(scenario)
-        issues += [
-            {
-                "path": f"scenario.events[{index}].tick",
-                "message": f"tick {event['tick']} is after the run's last tick ({input.ticks}); "
-                "the event would never take effect",
-            }
-            for index, event in enumerate(scenario.get("events", []))
-            if event["tick"] > input.ticks
+        issues = [
+            issue._replace(path=f"scenario.{issue.path}")
+            for issue in engine.validate_scenario(scenario, input.ticks)
         ]
         if issues:
             raise validation_error(
                 "invalid scenario: "
-                + "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
+                + "; ".join(f"{i.path}: {i.message}" for i in issues[:5])
                 + (f" (and {len(issues) - 5} more)" if len(issues) > 5 else ""),
-                issues,
+                [issue.to_wire() for issue in issues],
             )
         if input.ticks > self.config.max_ticks:
             raise limit_error(

@@ -14,6 +14,8 @@
 
     result = sweep(build, {"capability": range(100, 1001, 18)}, ticks=500)
     result.threshold("capability")          # where basin losses start, between grid points
+    # Monte Carlo: grid={"capability": ..., "seed": range(10)} -> one threshold per seed
+    # result.threshold_spread("capability")  # each seed's threshold, mean, std, range
     find_threshold(build, "capability", 100, 1000, ticks=500).value   # refined by bisection
     result.to_pandas(); result.plot()
 
@@ -26,7 +28,7 @@ import sys
 import types
 from typing import Any
 
-from ._flips import GridThreshold, Predicate, has_basin_loss
+from ._flips import GridThreshold, Predicate, ThresholdSpread, has_basin_loss
 from ._points import Sampler, choice, integers, loguniform, uniform
 from ._result import SweepResult
 from ._rows import RESULT_COLUMNS, SweepRow
@@ -43,6 +45,7 @@ __all__ = [
     "SweepResult",
     "SweepRow",
     "ThresholdSearch",
+    "ThresholdSpread",
     "choice",
     "find_threshold",
     "has_basin_loss",

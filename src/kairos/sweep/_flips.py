@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from kairos.errors import Issue, ValidationError
 
 from ._rows import SweepRow
 
@@ -50,9 +53,15 @@ def grid_thresholds(
     """One :class:`GridThreshold` per line of the grid along ``parameter`` (rows grouped by
     their other parameters) whose outcome changes; lines where it never changes are left out."""
     if rows and parameter not in rows[0].params:
-        raise KeyError(
-            f"{parameter!r} is not a swept parameter; the parameters are: "
-            f"{', '.join(rows[0].params)}"
+        raise ValidationError(
+            [
+                Issue(
+                    "parameter",
+                    f"{parameter!r} is not a swept parameter; the parameters are: "
+                    f"{', '.join(rows[0].params)}",
+                )
+            ],
+            "Invalid argument",
         )
     groups: dict[tuple[tuple[str, Any], ...], list[SweepRow]] = {}
     for row in rows:
@@ -86,3 +95,70 @@ def _hashable(value: Any) -> Any:
     except TypeError:
         return repr(value)
     return value
+
+
+@dataclass(frozen=True)
+class ThresholdSpread:
+    """The threshold of one parameter in every seed of a Monte Carlo sweep, and their spread.
+
+    ``by_seed`` maps each seed to its :class:`GridThreshold`, or to ``None`` when the outcome
+    never changes along the parameter for that seed. ``values`` are the thresholds of the seeds
+    that have one (their ``value``, the midpoint of the grid interval); ``mean``, ``std`` (the
+    sample standard deviation; 0 for a single value), ``min`` and ``max`` describe them and are
+    ``None`` when no seed has a threshold.
+    """
+
+    parameter: str
+    by_seed: Mapping[int, GridThreshold | None] = field(hash=False)
+
+    @property
+    def values(self) -> list[float]:
+        return [float(t.value) for t in self.by_seed.values() if t is not None]
+
+    @property
+    def without(self) -> list[int]:
+        """The seeds whose outcome never changes along the parameter."""
+        return [seed for seed, t in self.by_seed.items() if t is None]
+
+    @property
+    def mean(self) -> float | None:
+        values = self.values
+        return statistics.fmean(values) if values else None
+
+    @property
+    def std(self) -> float | None:
+        values = self.values
+        if not values:
+            return None
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    @property
+    def min(self) -> float | None:
+        return min(self.values, default=None)
+
+    @property
+    def max(self) -> float | None:
+        return max(self.values, default=None)
+
+    def __repr__(self) -> str:
+        if self.mean is None:
+            return f"ThresholdSpread({self.parameter}: no threshold in {len(self.by_seed)} seeds)"
+        return (
+            f"ThresholdSpread({self.parameter}={self.mean:.6g} +/- {self.std:.3g} "
+            f"[{self.min:.6g}, {self.max:.6g}] over {len(self.values)} of "
+            f"{len(self.by_seed)} seeds)"
+        )
+
+
+def seed_thresholds(
+    rows: Sequence[SweepRow], parameter: str, predicate: Predicate
+) -> ThresholdSpread:
+    """The :class:`ThresholdSpread` of ``parameter`` over the seeds of ``rows``."""
+    by_seed: dict[int, list[SweepRow]] = {}
+    for row in rows:
+        by_seed.setdefault(row.seed, []).append(row)
+    found: dict[int, GridThreshold | None] = {}
+    for seed in sorted(by_seed):
+        lines = grid_thresholds(by_seed[seed], parameter, predicate)
+        found[seed] = lines[0] if lines else None
+    return ThresholdSpread(parameter, found)

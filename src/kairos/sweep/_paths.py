@@ -14,6 +14,7 @@ bit for bit whichever path computed them (tested).
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -80,9 +81,14 @@ def run_local(
 ) -> Summaries:
     out: Summaries = []
     for chunk in chunks(scenarios, batch_size):
-        out += summarize_chunk(chunk, ticks, version)
-        progress.update(len(chunk))
+        out += summarize_chunk(
+            chunk, ticks, version, functools.partial(_scaled, progress, len(chunk))
+        )
     return out
+
+
+def _scaled(progress: Progress, runs: int, ticks: int) -> None:
+    progress.update(ticks * runs)
 
 
 def run_dask(
@@ -120,7 +126,7 @@ def run_dask(
     sizes = {future.key: len(part) for future, part in zip(futures, parts, strict=True)}
     try:
         for future in wait_for(futures):
-            progress.update(sizes[future.key])
+            progress.runs(sizes[future.key])
         results: list[Summaries] = dask.gather(futures)
     except BaseException:
         dask.cancel(futures)
@@ -140,8 +146,9 @@ async def run_client(
 
     async def one(scenario: Mapping[str, Any]) -> dict[str, Any]:
         async with gate:
-            trace = await client.arun(scenario, ticks, engine_version=version)
-        progress.update(1)
+            trace = await client.arun(
+                scenario, ticks, engine_version=version, progress=progress.update
+            )
         if trace.metadata.engine_version != version:
             raise RuntimeError(
                 f"the server ran engine {trace.metadata.engine_version} for a run pinned to "

@@ -23,10 +23,15 @@ def wanted(progress: bool | None) -> bool:
 
 
 class Progress:
-    """Counts finished runs; a no-op when no bar is shown."""
+    """Counts the ticks computed by a sweep's runs; a no-op when no bar is shown.
 
-    def __init__(self, total: int, progress: bool | None, description: str) -> None:
+    The bar counts ticks rather than runs, so that a long sweep moves while one batch of runs
+    is still being computed.
+    """
+
+    def __init__(self, runs: int, ticks: int, progress: bool | None, description: str) -> None:
         self._bar: Any = None
+        self.ticks = ticks
         if not wanted(progress):
             return
         try:
@@ -40,11 +45,22 @@ class Progress:
                     "progress=True needs tqdm: pip install tqdm (or pass progress=None)"
                 ) from None
             return
-        self._bar = tqdm(total=total, desc=description, unit="run", dynamic_ncols=True)
+        self._bar = tqdm(
+            total=runs * ticks,
+            desc=f"{description} ({runs} runs)",
+            unit="tick",
+            unit_scale=True,
+            dynamic_ncols=True,
+        )
 
-    def update(self, count: int) -> None:
+    def update(self, ticks: int) -> None:
+        """``ticks`` more ticks computed (of any runs)."""
         if self._bar is not None:
-            self._bar.update(count)
+            self._bar.update(ticks)
+
+    def runs(self, count: int) -> None:
+        """``count`` more runs computed completely."""
+        self.update(count * self.ticks)
 
     def close(self) -> None:
         if self._bar is not None:

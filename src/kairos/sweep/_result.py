@@ -7,7 +7,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
-from ._flips import GridThreshold, Predicate, grid_thresholds, has_basin_loss
+from kairos.errors import Issue, ValidationError
+
+from ._flips import (
+    GridThreshold,
+    Predicate,
+    ThresholdSpread,
+    grid_thresholds,
+    has_basin_loss,
+    seed_thresholds,
+)
 from ._rows import SweepRow
 
 if TYPE_CHECKING:
@@ -86,17 +95,49 @@ class SweepResult(Sequence[SweepRow]):
     ) -> GridThreshold | None:
         """The interval of ``parameter`` where ``predicate`` (default: a basin loss) first
         flips, or ``None`` if it never does. For a sweep over one parameter; with other
-        parameters varying use :meth:`thresholds`. Refine it with
-        ``find_threshold(build, parameter, t.low, t.high, ...)``."""
+        parameters varying use :meth:`thresholds` (and for a Monte Carlo sweep over seeds
+        :meth:`threshold_spread`): asked of such a sweep, it raises ``ValidationError`` saying
+        so. Refine it with ``find_threshold(build, parameter, t.low, t.high, ...)``."""
         found = self.thresholds(parameter, predicate)
         others = [p for p in self.parameters if p != parameter]
         lines = {tuple(repr(row.params[p]) for p in others) for row in self.rows}
         if len(lines) > 1:
-            raise ValueError(
-                f"the sweep also varies {', '.join(others)}, so there is one threshold per "
-                "combination of them: use result.thresholds(...)"
-            )
+            if others == ["seed"]:
+                hint = (
+                    f"the sweep repeats every point with {len(lines)} seeds, so there is one "
+                    f"threshold per seed: result.threshold_spread({parameter!r}) gives each "
+                    "seed's threshold and their spread"
+                )
+            else:
+                hint = (
+                    f"the sweep also varies {', '.join(others)}, so there is one threshold per "
+                    f"combination of them: use result.thresholds({parameter!r})"
+                )
+            raise ValidationError([Issue("parameter", hint)], "Invalid call of threshold()")
         return found[0] if found else None
+
+    def threshold_spread(
+        self, parameter: str, predicate: Predicate = has_basin_loss
+    ) -> ThresholdSpread:
+        """For a Monte Carlo sweep that repeats a grid over ``parameter`` with several seeds:
+        the threshold of each seed (where ``predicate``, by default a basin loss, first flips
+        along ``parameter``) and their spread (mean, standard deviation, range). Any other
+        swept parameter raises ``ValidationError`` (use :meth:`thresholds`)."""
+        self.thresholds(parameter, predicate)  # checks the parameter
+        others = [p for p in self.parameters if p not in (parameter, "seed")]
+        if others:
+            raise ValidationError(
+                [
+                    Issue(
+                        "parameter",
+                        f"the sweep also varies {', '.join(others)}: threshold_spread() is for "
+                        f"a sweep over {parameter!r} and seeds only; use "
+                        f"result.thresholds({parameter!r})",
+                    )
+                ],
+                "Invalid call of threshold_spread()",
+            )
+        return seed_thresholds(self.rows, parameter, predicate)
 
     def plot(
         self, parameter: str | None = None, ax: Axes | None = None, threshold: Any = None
@@ -105,6 +146,17 @@ class SweepResult(Sequence[SweepRow]):
         default); see :func:`kairos.plotting.plot_sweep`. Needs the ``plotting`` extra."""
         from kairos.plotting import plot_sweep
 
+        if parameter is not None and parameter not in self.parameters:
+            raise ValidationError(
+                [
+                    Issue(
+                        "parameter",
+                        f"{parameter!r} is not a swept parameter; the parameters are: "
+                        f"{', '.join(self.parameters)}",
+                    )
+                ],
+                "Invalid argument for plot()",
+            )
         return plot_sweep(self, parameter, ax=ax, threshold=threshold)
 
     def __repr__(self) -> str:

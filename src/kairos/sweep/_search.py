@@ -6,6 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kairos._arguments import Arguments
+from kairos.engine import DEFAULT_MAX_TICKS
+from kairos.errors import Issue, ValidationError
+
 from ._flips import Predicate, has_basin_loss
 from ._paths import AsyncRunner
 from ._rows import SweepRow
@@ -62,11 +66,12 @@ def find_threshold(
     client: AsyncRunner | None = None,
     executor: DaskClient | None = None,
     concurrency: int = 16,
+    max_ticks: int | None = DEFAULT_MAX_TICKS,
 ) -> ThresholdSearch:
     """The value of ``parameter`` where ``predicate`` (default: some model loses its basin)
     flips, for scenarios ``build(**{parameter: value})``.
 
-    The ends are run first and must disagree (``ValueError`` otherwise, with both rows, since
+    The ends are run first and must disagree (``ValidationError`` otherwise, with both rows, since
     a threshold outside ``[low, high]`` cannot be found by narrowing it). Each round then runs
     ``points_per_round`` evenly spaced points inside the bracket (one batch; more points per
     round means fewer rounds, worthwhile on Dask or a server) and keeps the first sub-interval
@@ -75,19 +80,24 @@ def find_threshold(
     integers) or ``max_evaluations`` runs were made. If the outcome is not monotone in the
     bracket, the result is one of its flips. ``client``/``executor``/``engine_version`` choose
     where it runs and on which pinned version, as in :func:`sweep`; every path finds the same
-    value.
+    value, and ``max_ticks`` limits ``ticks`` as there. Every mistake in the arguments raises
+    ``ValidationError`` naming the argument.
     """
-    ticks = check_ticks(ticks)
-    if not low < high:
-        raise ValueError(f"need low < high, got low={low!r}, high={high!r}")
-    if integer and (int(low) != low or int(high) != high):
-        raise ValueError(f"integer=True needs integer ends, got {low!r}, {high!r}")
+    args = Arguments("find_threshold()")
+    ticks = check_ticks(args, ticks, max_ticks)
+    low_ok = args.number("low", low) is not None
+    high_ok = args.number("high", high) is not None
+    if low_ok and high_ok and not low < high:
+        args.add("high", f"must be greater than low, got low={low!r}, high={high!r}")
+    if low_ok and high_ok and integer and (int(low) != low or int(high) != high):
+        args.add("low", f"integer=True needs integer ends, got {low!r}, {high!r}")
+    if tolerance is not None:
+        args.number("tolerance", tolerance, above=0)
+    args.integer("points_per_round", points_per_round, minimum=1)
+    args.integer("max_evaluations", max_evaluations, minimum=2)
+    args.check()
     tol = (1.0 if integer else (high - low) / 1000) if tolerance is None else float(tolerance)
-    if not tol > 0:
-        raise ValueError(f"tolerance must be positive, got {tolerance!r}")
-    if points_per_round < 1 or max_evaluations < 2:
-        raise ValueError("need points_per_round >= 1 and max_evaluations >= 2")
-    runner = Runner.choose(engine_version, client, executor, concurrency, BATCH_SIZE)
+    runner = Runner.choose(args, engine_version, client, executor, concurrency, BATCH_SIZE)
 
     def run(values: list[float]) -> list[SweepRow]:
         return runner.rows(build, [{parameter: v} for v in values], ticks, progress=False)
@@ -97,10 +107,14 @@ def find_threshold(
     evaluations = run([lo_value, hi_value])
     below, above = (bool(predicate(row)) for row in evaluations)
     if below == above:
-        raise ValueError(
-            f"the predicate is {below} at both ends ({parameter}={lo_value!r} and "
-            f"{hi_value!r}), so they do not bracket a threshold; widen [low, high].\n"
-            f"  at low:  {_brief(evaluations[0])}\n  at high: {_brief(evaluations[1])}"
+        raise ValidationError(
+            [
+                Issue("low", _brief(evaluations[0])),
+                Issue("high", _brief(evaluations[1])),
+            ],
+            f"Invalid arguments for find_threshold(): the predicate is {below} at both ends "
+            f"({parameter}={lo_value!r} and {hi_value!r}), so they do not bracket a threshold; "
+            "widen [low, high]",
         )
     while hi_value - lo_value > tol and len(evaluations) < max_evaluations:
         count = min(points_per_round, max_evaluations - len(evaluations))

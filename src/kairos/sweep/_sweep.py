@@ -6,6 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kairos._arguments import Arguments, describe
+from kairos.engine import DEFAULT_MAX_TICKS
+
 from . import _loop
 from ._paths import AsyncRunner, client_version, local_version, run_client, run_dask, run_local
 from ._points import grid_points, sample_points
@@ -37,18 +40,26 @@ class Runner:
     @classmethod
     def choose(
         cls,
-        engine_version: str | None,
+        args: Arguments,
+        engine_version: object,
         client: AsyncRunner | None,
         executor: DaskClient | None,
-        concurrency: int,
-        batch_size: int,
+        concurrency: object,
+        batch_size: object,
     ) -> Runner:
+        """Check where to run (problems go to ``args``, raised before any version is looked
+        up) and resolve the engine version once."""
         if client is not None and executor is not None:
-            raise ValueError("pass client= (run on a server) or executor= (Dask), not both")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+            args.add("executor", "pass client= (run on a server) or executor= (Dask), not both")
+        if client is not None and not callable(getattr(client, "arun", None)):
+            args.add("client", f"must be a KairosClient, got {describe(client)}")
+        if executor is not None and not _is_dask_client(executor):
+            args.add("executor", f"must be a dask.distributed.Client, got {describe(executor)}")
+        concurrency = args.integer("concurrency", concurrency, minimum=1)
+        batch_size = args.integer("batch_size", batch_size, minimum=1)
+        args.string("engine_version", engine_version)
+        args.check()
+        assert engine_version is None or isinstance(engine_version, str)
         if client is not None:
             version = _loop.run(client_version(client, engine_version))
             return cls(version, "server", client=client, concurrency=concurrency)
@@ -75,7 +86,7 @@ class Runner:
         description: str = "sweep",
     ) -> list[SweepRow]:
         scenarios = build_scenarios(build, points, ticks)
-        with Progress(len(scenarios), progress, description) as bar:
+        with Progress(len(scenarios), ticks, progress, description) as bar:
             summaries = self.summaries(scenarios, ticks, bar)
         return [
             SweepRow.from_summary(point, scenario, ticks, self.version, summary)
@@ -96,6 +107,7 @@ def sweep(
     progress: bool | None = None,
     seed: int = 0,
     batch_size: int = BATCH_SIZE,
+    max_ticks: int | None = DEFAULT_MAX_TICKS,
 ) -> SweepResult:
     """Run ``build(**point)`` for every point and return one summary row per point.
 
@@ -120,20 +132,33 @@ def sweep(
 
     The engine version is resolved once before anything runs (``engine_version``, else the
     client's pin, else the server's or the local engine's default) and recorded in every row.
-    ``progress=None`` shows a bar only in a terminal or a notebook. Scenarios are built and
+    ``progress=None`` shows a bar only in a terminal or a notebook (``True``/``False`` force
+    it); it counts ticks, so a long sweep moves even inside one batch. Scenarios are built and
     validated here before the first run; an invalid one raises ``ValidationError`` naming
-    its point.
+    its point, as does every other mistake in the arguments (naming the argument).
+
+    ``ticks`` is limited to ``max_ticks`` per run (default: the reference server's default
+    limit, :data:`kairos.engine.DEFAULT_MAX_TICKS`), so a slip of the keyboard fails at once
+    instead of computing for days; pass a larger ``max_ticks``, or ``max_ticks=None``, to
+    allow longer runs.
     """
-    ticks = check_ticks(ticks)
+    args = Arguments("sweep()")
+    ticks = check_ticks(args, ticks, max_ticks)
+    args.boolean("progress", progress, none=True)
+    args.integer("seed", seed, minimum=0)
+    given: object = build
+    if not callable(given):
+        args.add(
+            "build", f"must be a function making a scenario from parameters, got {describe(build)}"
+        )
+    if samples is None and grid is None:
+        args.add("grid", "sweep needs grid= (values per parameter, or points) or samples=")
+    runner = Runner.choose(args, engine_version, client, executor, concurrency, batch_size)
     if samples is not None:
-        if grid is None or not isinstance(grid, Mapping):
-            raise TypeError("samples=N needs grid= mapping each parameter to a sampler")
         points = sample_points(grid, samples, seed)
-    elif grid is None:
-        raise TypeError("sweep needs grid= (values per parameter, or points) or samples=")
     else:
+        assert grid is not None
         points = grid_points(grid)
-    runner = Runner.choose(engine_version, client, executor, concurrency, batch_size)
     rows = runner.rows(build, points, ticks, progress)
     return SweepResult(
         rows=tuple(rows),
@@ -143,3 +168,11 @@ def sweep(
         path=runner.path,
         sample_seed=seed if samples is not None else None,
     )
+
+
+def _is_dask_client(executor: object) -> bool:
+    try:
+        from distributed import Client
+    except ImportError:
+        return False
+    return isinstance(executor, Client)

@@ -13,7 +13,7 @@ the ``tick`` of ``trace.basin_losses()[0]`` of the lone run (tested).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,14 +22,20 @@ from kairos.engine import BatchSimulation
 from kairos.engine._summary import BatchSummary
 
 FIRST_LOSS_KEY = "firstBasinLossTick"
+PROGRESS_TICKS = 100
+"""How often (in ticks) :func:`summarize_chunk` reports progress."""
 
 
 def summarize_chunk(
-    scenarios: Sequence[Mapping[str, Any]], ticks: int, engine_version: str
+    scenarios: Sequence[Mapping[str, Any]],
+    ticks: int,
+    engine_version: str,
+    progress: Callable[[int], object] | None = None,
 ) -> list[dict[str, Any]]:
     """``SimulationSummary`` wire dicts of ``scenarios`` run for ``ticks`` ticks on the pinned
     ``engine_version``, each with ``firstBasinLossTick`` (``None`` when no model lost its
-    basin)."""
+    basin). ``progress``, if given, is called with the number of ticks advanced since its
+    last call (every :data:`PROGRESS_TICKS` ticks, and at the end)."""
     batch = BatchSimulation(scenarios, engine_version)
     size = len(batch.scenarios)
     acc = BatchSummary(size)
@@ -40,6 +46,8 @@ def summarize_chunk(
         losses = batch.loss_counts()
         acc.add(batch.sigma, batch.phase, losses, batch.ghost_mask(), active)
         first = np.where((first == 0) & (losses > 0), t, first)
+        if progress is not None and (t % PROGRESS_TICKS == 0 or t == ticks):
+            progress(t - (t - 1) // PROGRESS_TICKS * PROGRESS_TICKS)
     out = acc.summaries()
     for summary, tick in zip(out, first.tolist(), strict=True):
         summary[FIRST_LOSS_KEY] = tick or None
