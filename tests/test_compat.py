@@ -107,7 +107,9 @@ def test_the_guarded_protocol_answers_bad_requests_and_closes_idle_headers(
         assert sock.recv(1) == b"", "a connection with incomplete headers stayed open"
 
 
-def test_cli_run_stream_and_versions(tmp_path: Path) -> None:
+def test_cli_run_stream_and_versions(server: ServerThread, tmp_path: Path) -> None:
+    # Against the module's server: the embedded start is the first test's (a subprocess each
+    # would only repeat it, slowly).
     source = tmp_path / "scenario.json"
     scenario().to_json(source)
     kairos = [sys.executable, "-m", "kairos"]
@@ -120,9 +122,10 @@ def test_cli_run_stream_and_versions(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
         return result.stdout
 
-    call("run", str(source), "--ticks", str(TICKS), "--out", str(tmp_path / "run.jsonl"))
+    url = ("--url", server.url)
+    call("run", str(source), "--ticks", str(TICKS), "--out", str(tmp_path / "run.jsonl"), *url)
     trace = LazyTrace.open(tmp_path / "run.jsonl")
     assert trace.sha256() == expected(trace.metadata.engine_version).sha256()
-    lines = call("stream", str(source), "--ticks", str(TICKS)).splitlines()
+    lines = call("stream", str(source), "--ticks", str(TICKS), *url).splitlines()
     assert len([line for line in lines if line.startswith("{")]) == TICKS
     assert engine.engine_versions()["default"] in call("versions")
