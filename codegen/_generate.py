@@ -25,6 +25,8 @@ HEADER = (
     "# change the schema or the templates and run scripts/generate."
 )
 _RUFF_CONFIG = 'line-length = 88\ntarget-version = "py310"\n'
+# The schema ships inside the package, byte for byte, for tools that read it from an install.
+SCHEMA_FILE = "kairos.schema.json"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ def generate(schema_path: Path) -> list[GeneratedFile]:
             "namespaces": namespaces,
             "enums": _enums(schema),
             "model_names": list(schema.defs),
+            "schema_file": SCHEMA_FILE,
         }
         env = _environment()
         for name in sorted(p.name for p in TEMPLATES.glob("*.py.jinja")):
@@ -63,6 +66,7 @@ def generate(schema_path: Path) -> list[GeneratedFile]:
             for path in sorted(files)
         ]
     out.append(GeneratedFile("py.typed", ""))
+    out.append(GeneratedFile(SCHEMA_FILE, schema.raw.decode("utf-8")))
     return sorted(out, key=lambda f: f.path)
 
 
@@ -71,7 +75,8 @@ def write_or_check(files: list[GeneratedFile], out_dir: Path, *, check: bool) ->
 
     Returns a line per file that was (or, with ``check``, would be) created, changed or
     removed. Files in ``out_dir`` that the generator no longer produces are removed: the
-    directory is generator output only.
+    directory is generator output only. Files are compared and written as UTF-8 bytes, with no
+    newline translation (the packaged schema must equal its source byte for byte).
     """
     wanted = {f.path: f.content for f in files}
     existing = (
@@ -85,13 +90,13 @@ def write_or_check(files: list[GeneratedFile], out_dir: Path, *, check: bool) ->
         target = out_dir / path
         if path not in existing:
             report.append(f"missing  {target}")
-        elif target.read_text(encoding="utf-8") != content:
+        elif target.read_bytes() != content.encode("utf-8"):
             report.append(f"stale    {target}")
         else:
             continue
         if not check:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
+            target.write_bytes(content.encode("utf-8"))
     for path in sorted(existing - set(wanted)):
         report.append(f"extra    {out_dir / path}")
         if not check:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codegen._schema import ApiSchema, SchemaError
+from codegen._schema import ApiSchema, SchemaError, frozen_models
 
 # The name datamodel-code-generator gives the document's root; the root describes no model
 # (the API lives in $defs), so the generator drops it from the output.
@@ -52,6 +52,12 @@ def generate_models(schema: ApiSchema, workdir: Path, header: str) -> str:
     document = {k: v for k, v in schema.document.items() if k not in _ROOT_KEYS}
     source = workdir / "kairos.schema.json"
     source.write_text(json.dumps(document, indent=2, sort_keys=False), encoding="utf-8")
+    # Per-model template data: "x-frozen" models get ``ConfigDict(frozen=True)``.
+    extra = workdir / "extra-template-data.json"
+    extra.write_text(
+        json.dumps({name: {"frozen": True} for name in frozen_models(schema.defs)}, indent=2),
+        encoding="utf-8",
+    )
     output = workdir / "models.py"
     command = [
         sys.executable,
@@ -60,6 +66,7 @@ def generate_models(schema: ApiSchema, workdir: Path, header: str) -> str:
         f"--input={source.name}",
         f"--output={output.name}",
         f"--custom-file-header={header}",
+        f"--extra-template-data={extra.name}",
         *DATAMODEL_CODEGEN_ARGS,
     ]
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)

@@ -122,7 +122,47 @@ def load_schema(path: Path) -> ApiSchema:
             if not prop.get("description"):
                 raise SchemaError(f"$defs/{name}.{field}: every field needs a description")
     procedures = tuple(_read_procedures(document, defs))
+    _check_frozen(defs, procedures)
     return ApiSchema(path=path, document=document, raw=raw, procedures=procedures)
+
+
+def frozen_models(defs: dict[str, Any]) -> list[str]:
+    """The models marked ``"x-frozen": true``: immutable after validation (results)."""
+    return [name for name, definition in defs.items() if definition.get("x-frozen") is True]
+
+
+def _refs(node: Any) -> set[str]:
+    """The names of the models a schema node refers to, at any depth."""
+    if isinstance(node, dict):
+        found = {def_name(node["$ref"], "$ref")} if isinstance(node.get("$ref"), str) else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node)) if node else set()
+    return set()
+
+
+def _check_frozen(defs: dict[str, Any], procedures: tuple[ProcedureDef, ...]) -> None:
+    """Results are immutable: every procedure output is frozen, and so is every model a frozen
+    model holds (a frozen model with a mutable part would be immutable in name only)."""
+    for name, definition in defs.items():
+        if "x-frozen" in definition and not isinstance(definition["x-frozen"], bool):
+            raise SchemaError(f"$defs/{name}: x-frozen must be true or false")
+    frozen = set(frozen_models(defs))
+    for procedure in procedures:
+        if procedure.output_def not in frozen:
+            raise SchemaError(
+                f"x-trpc-procedures ({procedure.path}): the output model "
+                f'{procedure.output_def} must be frozen ("x-frozen": true): results are immutable'
+            )
+    for name in sorted(frozen):
+        for ref in sorted(_refs(defs[name])):
+            if ref in defs and defs[ref].get("type") == "object" and ref not in frozen:
+                raise SchemaError(
+                    f"$defs/{name}: a frozen model holds {ref}, which must be frozen too "
+                    '("x-frozen": true)'
+                )
 
 
 def _read_procedures(document: dict[str, Any], defs: dict[str, Any]) -> list[ProcedureDef]:

@@ -1,28 +1,40 @@
-"""The distribution: a wheel with both packages and their py.typed, nothing else; a bare
-install (no extras) imports both packages."""
+"""The distribution: a wheel with both packages, their py.typed, the schema and the license,
+nothing else; an sdist with the license; a bare install (no extras) imports both packages and
+finds the schema; the version is written in one place."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import subprocess
 import sys
+import tarfile
 import venv
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schema" / "kairos.schema.json"
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
+def source_version() -> str:
+    """``__version__`` as written in src/kairos/__init__.py, the one place the version lives."""
+    text = (ROOT / "src" / "kairos" / "__init__.py").read_text()
+    match = re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE)
+    assert match, "src/kairos/__init__.py must set __version__ to a string literal"
+    return match.group(1)
+
+
+def build(kind: str, out: Path) -> Path:
     subprocess.run(
         [
             sys.executable,
             "-m",
             "build",
-            "--wheel",
+            f"--{kind}",
             "--no-isolation",
             "--outdir",
             str(out),
@@ -31,8 +43,23 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         capture_output=True,
     )
-    (built,) = out.glob("kairos_sdk-*.whl")
+    (built,) = out.glob("kairos_sdk-*.whl" if kind == "wheel" else "kairos_sdk-*.tar.gz")
     return built
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build("wheel", tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build("sdist", tmp_path_factory.mktemp("sdist"))
+
+
+def wheel_metadata(wheel: Path) -> str:
+    archive = zipfile.ZipFile(wheel)
+    return archive.read(next(n for n in archive.namelist() if n.endswith("METADATA"))).decode()
 
 
 def test_wheel_holds_both_packages_and_nothing_else(wheel: Path) -> None:
@@ -48,11 +75,49 @@ def test_wheel_holds_both_packages_and_nothing_else(wheel: Path) -> None:
 
 
 def test_wheel_metadata_declares_the_extras(wheel: Path) -> None:
-    archive = zipfile.ZipFile(wheel)
-    metadata = archive.read(next(n for n in archive.namelist() if n.endswith("METADATA"))).decode()
+    metadata = wheel_metadata(wheel)
     assert "Name: kairos-sdk" in metadata
     for extra in ("plotting", "dataframe", "distributed", "server", "dev", "all"):
         assert f"Provides-Extra: {extra}" in metadata
+
+
+def test_wheel_metadata_has_urls_classifiers_license_and_the_version(wheel: Path) -> None:
+    metadata = wheel_metadata(wheel)
+    assert f"Version: {source_version()}\n" in metadata
+    assert f"kairos_sdk-{source_version()}-" in wheel.name
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "License-File: LICENSE" in metadata
+    for label in ("Source", "Issues", "Documentation", "Changelog"):
+        assert re.search(rf"^Project-URL: {label}, https://\S+$", metadata, re.MULTILINE), label
+    for minor in (10, 11, 12, 13):
+        assert f"Classifier: Programming Language :: Python :: 3.{minor}\n" in metadata
+
+
+def test_the_version_is_written_in_one_place() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"]
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["hatch"]["version"]["path"] == "src/kairos/__init__.py"
+    import kairos
+
+    assert kairos.__version__ == source_version()
+
+
+def test_wheel_and_sdist_ship_the_license(wheel: Path, sdist: Path) -> None:
+    license_text = (ROOT / "LICENSE").read_bytes()
+    assert b"Apache License" in license_text and b"Version 2.0, January 2004" in license_text
+    archive = zipfile.ZipFile(wheel)
+    (licensed,) = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    assert archive.read(licensed) == license_text
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+        assert {"LICENSE", "CHANGELOG.md", "schema/kairos.schema.json"} <= names
+        member = tar.extractfile(f"kairos_sdk-{source_version()}/LICENSE")
+        assert member is not None and member.read() == license_text
+
+
+def test_wheel_carries_the_schema_byte_for_byte(wheel: Path) -> None:
+    assert zipfile.ZipFile(wheel).read("kairos_api/kairos.schema.json") == SCHEMA.read_bytes()
 
 
 def test_bare_install_imports_both_packages(wheel: Path, tmp_path: Path) -> None:
@@ -65,12 +130,22 @@ def test_bare_install_imports_both_packages(wheel: Path, tmp_path: Path) -> None
         capture_output=True,
     )
     probe = (
+        "import hashlib, json, importlib.metadata as m, importlib.resources as r;"
         "import kairos, kairos_api, importlib.util as u;"
         "assert kairos_api.PROCEDURES['simulation.create'].kind == 'mutation';"
         "assert u.find_spec('matplotlib') is None and u.find_spec('pandas') is None;"
-        "print(kairos.__version__)"
+        "data = (r.files('kairos_api') / 'kairos.schema.json').read_bytes();"
+        "assert hashlib.sha256(data).hexdigest() == kairos_api.SCHEMA_SHA256;"
+        "assert kairos_api.schema_bytes() == data;"
+        "assert kairos_api.schema() == json.loads(data);"
+        "print(kairos.__version__, m.version('kairos-sdk'));"
+        "print(kairos_api.__file__);"
+        "print(hashlib.sha256(data).hexdigest())"
     )
     result = subprocess.run(
         [str(python), "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path
     )
-    assert result.stdout.strip() == "0.1.0"
+    versions, location, digest = result.stdout.splitlines()
+    assert versions == f"{source_version()} {source_version()}"
+    assert str(env) in location, "the probe must use the installed wheel"
+    assert digest == hashlib.sha256(SCHEMA.read_bytes()).hexdigest()

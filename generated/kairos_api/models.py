@@ -60,6 +60,7 @@ class ScenarioEvent(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     tick: Annotated[int, Field(ge=1, le=10000000)]
     """
@@ -87,6 +88,7 @@ class AgentState(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     gamma: Annotated[float, Field(ge=0.0)]
     """
@@ -130,6 +132,7 @@ class OversightState(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     effective_strength: Annotated[
         float, Field(alias="effectiveStrength", ge=0.0, le=100.0)
@@ -147,6 +150,7 @@ class PhaseTransition(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     tick: Annotated[int, Field(ge=1)]
     """
@@ -170,6 +174,7 @@ class BasinLoss(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     tick: Annotated[int, Field(ge=1)]
     """
@@ -193,6 +198,7 @@ class GhostBranch(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     tick: Annotated[int, Field(ge=1)]
     """
@@ -220,6 +226,7 @@ class TraceStep(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     t: Annotated[int, Field(ge=1)]
     """
@@ -263,6 +270,7 @@ class TraceChunk(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     steps: Annotated[list[TraceStep], Field(min_length=1)]
     """
@@ -286,6 +294,7 @@ class SimulationSummary(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     final_phase: Annotated[Phase, Field(alias="finalPhase")]
     """
@@ -321,6 +330,7 @@ class SimulationFailure(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     code: str
     """
@@ -340,6 +350,7 @@ class Simulation(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     id: Annotated[str, Field(pattern="^sim_[A-Za-z0-9]+$")]
     """
@@ -411,6 +422,7 @@ class EngineVersion(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     version: EngineVersionString
     """
@@ -434,6 +446,7 @@ class EngineVersions(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     default: EngineVersionString
     """
@@ -457,6 +470,7 @@ class FieldInfo(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     name: str
     """
@@ -496,6 +510,7 @@ class EntityKind(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     kind: str
     """
@@ -519,6 +534,7 @@ class EventTypeInfo(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     type: AISafetyEventType
     """
@@ -554,6 +570,7 @@ class DomainInfo(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     name: Domain
     """
@@ -585,6 +602,7 @@ class DomainList(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     domains: list[DomainInfo]
     """
@@ -600,6 +618,7 @@ class ValidationIssue(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     path: str
     """
@@ -619,6 +638,7 @@ class ValidationResult(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     valid: bool
     """
@@ -697,6 +717,7 @@ class SimulationPage(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     items: list[Simulation]
     """
@@ -745,6 +766,7 @@ class TracePage(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     steps: list[TraceStep]
     """
@@ -816,6 +838,7 @@ class EngineVersionErrorDetail(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     kind: Literal["engine_version"]
     """
@@ -839,6 +862,7 @@ class ValidationErrorDetail(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     kind: Literal["validation"]
     """
@@ -858,6 +882,7 @@ class RateLimitErrorDetail(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     kind: Literal["rate_limit"]
     """
@@ -877,6 +902,7 @@ class SimulationErrorDetail(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     kind: Literal["simulation"]
     """
@@ -900,6 +926,7 @@ class LimitErrorDetail(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     kind: Literal["limit"]
     """
@@ -927,6 +954,7 @@ class ErrorData(KairosModel):
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
+        frozen=True,
     )
     code: TRPCErrorCode
     """
@@ -970,6 +998,7 @@ class ErrorShape(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     message: str
     """

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 API_VERSION = "1.0.0"
 """The version of the API the schema describes (``x-api-version``)."""
 
-SCHEMA_SHA256 = "690fc70102dad0f26d16bafce8e49739a67d0f198290f8246531400f251d6f8d"
+SCHEMA_SHA256 = "8251342fadc42f5f39152e720c78818794c9d0987607d4ae32c4715f3eb7cb11"
 """SHA-256 of the schema file this package was generated from."""
 
 ProcedureKind = Literal["query", "mutation", "subscription"]

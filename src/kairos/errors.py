@@ -67,13 +67,18 @@ __all__ = [
     "redact",
 ]
 
+# A value stops at whitespace, a quote or JSON punctuation. Placeholders such as ``<key>`` are
+# documentation (the server's hint ``Authorization: Bearer <key>``), not secrets; and after an
+# authorization header only the credential is secret, not its scheme.
+_VALUE = r"(?!\[REDACTED\])(?!<[^<>\s]*>(?![^\s\"',;}\]]))[^\s\"',;}\]]+"
 _SECRETS = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;}\]]+"), r"\1 [REDACTED]"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+" + _VALUE), r"\1 [REDACTED]"),
     (
         re.compile(
-            r"(?i)\b(authorization|x-api-key|api[_-]?key)([\"']?\s*[:=]\s*[\"']?)[^\s\"',;}\]]+"
+            r"(?i)\b(authorization|x-api-key|api[_-]?key)([\"']?\s*[:=]\s*[\"']?)"
+            r"((?:bearer|basic)\s+)?(?!(?:bearer|basic)\s)" + _VALUE
         ),
-        r"\1\2[REDACTED]",
+        r"\1\2\3[REDACTED]",
     ),
     (re.compile(r"\bkrs_[A-Za-z0-9_\-]+"), "krs_[REDACTED]"),
 )

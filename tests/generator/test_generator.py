@@ -60,6 +60,7 @@ def test_package_file_list(zoo_files: dict[str, str]) -> None:
         "__init__.py",
         "_base.py",
         "enums.py",
+        "kairos.schema.json",
         "models.py",
         "namespaces.py",
         "procedures.py",
@@ -67,6 +68,7 @@ def test_package_file_list(zoo_files: dict[str, str]) -> None:
         "runtime.py",
     ]
     assert zoo_files["py.typed"] == ""
+    assert zoo_files["kairos.schema.json"].encode() == ZOO_SCHEMA.read_bytes()
 
 
 def test_every_module_carries_the_do_not_edit_header(zoo_files: dict[str, str]) -> None:
@@ -238,6 +240,15 @@ def _procedure(schema: dict[str, Any], path: str) -> dict[str, Any]:
         ),
         (lambda s: s["$defs"]["Cat"].update(type=5), "not a valid JSON Schema 2020-12"),
         (
+            lambda s: s["$defs"]["Pong"].pop("x-frozen"),
+            "(health.ping): the output model Pong must be frozen",
+        ),
+        (
+            lambda s: s["$defs"]["Address"].pop("x-frozen"),
+            "Owner: a frozen model holds Address, which must be frozen too",
+        ),
+        (lambda s: s["$defs"]["Pong"].update({"x-frozen": "yes"}), "x-frozen must be true or"),
+        (
             lambda s: s["$defs"]["OwnerIdInput"]["properties"].update(
                 meta={"type": "object", "properties": {}, "description": "inline"}
             ),
@@ -311,3 +322,31 @@ def test_models_show_a_readable_table_in_jupyter(import_generated) -> None:
     assert "address" in html and "Address(street=1 Main St, city=Zurich" in html
     assert "... 2 more]" in html, "long lists are cut short"
     assert isinstance(owner, zoo.models.KairosModel)
+
+
+def test_frozen_models_refuse_assignment_and_inputs_do_not(import_generated) -> None:
+    api = import_generated(ZOO_SCHEMA)
+    owner = api.Owner.model_validate(OWNER)
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        owner.name = "Bob"
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        owner.address.city = "Basel"
+    assert owner == api.Owner.model_validate(OWNER)
+    assert hash(owner.address) == hash(api.Address(street="1 Main St", city="Zurich"))
+    request = api.ListOwnersInput()
+    request.limit = 5
+    assert request.limit == 5
+
+
+def test_the_packaged_schema_is_checked_for_drift(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "zoo_api"
+    args = ["--schema", str(ZOO_SCHEMA), "--out", str(out)]
+    assert codegen_main(args) == 0
+    packaged = out / "kairos.schema.json"
+    assert packaged.read_bytes() == ZOO_SCHEMA.read_bytes()
+    packaged.write_bytes(ZOO_SCHEMA.read_bytes().replace(b"\n", b"\r\n"))
+    capsys.readouterr()
+    assert codegen_main([*args, "--check"]) == 1
+    assert f"stale    {packaged}" in capsys.readouterr().err

@@ -11,7 +11,7 @@ const schema = JSON.parse(readFileSync(schemaPath, "utf8"));
 const ajv = new Ajv2020({ strict: true, discriminator: true, allErrors: true });
 addFormats(ajv);
 // Annotations of ours that ajv's strict mode would otherwise reject as unknown keywords.
-for (const keyword of ["x-trpc-procedures", "x-api-version"]) ajv.addKeyword(keyword);
+for (const keyword of ["x-trpc-procedures", "x-api-version", "x-frozen"]) ajv.addKeyword(keyword);
 ajv.addSchema(schema);
 
 const compiled = [];

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,9 @@ def _versions(args: argparse.Namespace) -> int:
         mark = "*" if entry["version"] == versions["default"] else " "
         print(f" {mark} {entry['version']:<8} {entry['released']}  {entry['notes']}")
     for entry in versions["retired"]:
-        print(f"   {entry['version']:<8} {entry['released']}  retired: {entry['notes']}")
+        # Release notes of retired versions may say so themselves ("Retired: ...").
+        notes = re.sub(r"(?i)^retired:\s*", "", entry["notes"])
+        print(f"   {entry['version']:<8} {entry['released']}  retired: {notes}")
     return 0
 
 

@@ -19,8 +19,10 @@ class Trace(TraceQueries):
     ``len(trace)``, iteration, ``trace[i]``, ``trace[a:b]`` (a window, itself a Trace) and
     ``trace.steps`` behave like a tuple of steps. The constructor checks the steps: consecutive
     ticks (a whole run starts at ``t = 1``; a window may start later), the same agents at every
-    step, and basin losses and ghost branches carried by the step of their tick. The step
-    objects themselves are pydantic models; do not mutate them.
+    step, and basin losses and ghost branches carried by the step of their tick. The steps are
+    frozen pydantic models, like every result: assigning to a field raises pydantic's
+    ``ValidationError`` (``frozen_instance``), so the hash and the cached figures always describe
+    the steps; ``step.model_copy(update={...})`` makes a changed copy.
     """
 
     def __init__(self, steps: Iterable[TraceStep], metadata: TraceMetadata) -> None:

@@ -6,7 +6,15 @@ Models (:mod:`kairos_api.models`), string enumerations (:mod:`kairos_api.enums`)
 registry (:mod:`kairos_api.procedures`), typed procedure stubs (:mod:`kairos_api.namespaces`)
 and the runtime interface they call (:mod:`kairos_api.runtime`), all from
 ``schema/kairos.schema.json``.
+
+The schema itself ships in the package, byte for byte: :func:`schema` parses it,
+:func:`schema_bytes` returns its bytes, and tools that only know the distribution find it with
+``importlib.resources.files("kairos_api") / "kairos.schema.json"``.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from . import enums, models, namespaces, procedures, runtime
 from .models import (
@@ -31,9 +39,29 @@ from .namespaces import (
 from .procedures import PROCEDURES
 from .runtime import API_VERSION, SCHEMA_SHA256, Procedure, ProcedureKind, Runtime
 
+SCHEMA_FILE = "kairos.schema.json"
+"""The name of the packaged JSON Schema, a resource of this package."""
+
+
+def schema_bytes() -> bytes:
+    """The JSON Schema this package was generated from, exactly as in the repository."""
+    from importlib.resources import files
+
+    return files(__name__).joinpath(SCHEMA_FILE).read_bytes()
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema this package was generated from (2020-12), parsed."""
+    import json
+
+    document: dict[str, Any] = json.loads(schema_bytes())
+    return document
+
+
 __all__ = [
     "API_VERSION",
     "PROCEDURES",
+    "SCHEMA_FILE",
     "SCHEMA_SHA256",
     "KairosAPI",
     "Procedure",
@@ -58,4 +86,6 @@ __all__ = [
     "namespaces",
     "procedures",
     "runtime",
+    "schema",
+    "schema_bytes",
 ]

@@ -24,6 +24,7 @@ class Address(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     street: str
     """
@@ -47,6 +48,7 @@ class Cat(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     kind: Literal["cat"]
     """
@@ -70,6 +72,7 @@ class Dog(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     kind: Literal["dog"]
     """
@@ -96,6 +99,7 @@ class Owner(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     id: str
     """
@@ -196,6 +200,7 @@ class OwnerPage(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     items: list[Owner]
     """
@@ -234,6 +239,7 @@ class Feeding(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     pet: str
     """
@@ -253,6 +259,7 @@ class Pong(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     ok: bool
     """

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 API_VERSION = "0.1.0"
 """The version of the API the schema describes (``x-api-version``)."""
 
-SCHEMA_SHA256 = "87835a72210444adf1c02959a2d40d8fcb86ecfa53f5b6f1830ec286324ac17e"
+SCHEMA_SHA256 = "8ed22de20822fff33a328602aacab5ab49721f8616c02b8989b52c217aaa598c"
 """SHA-256 of the schema file this package was generated from."""
 
 ProcedureKind = Literal["query", "mutation", "subscription"]
