@@ -15,7 +15,7 @@ from typing import Any
 import griffe
 
 _ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|exc|data|obj|const):`~?([^`]+)`")
-_LITERAL = re.compile(r"(?m)^(?P<text>.*?)(?P<space>\s?)::[ \t]*$")
+_LITERAL = re.compile(r"(?m)^(?P<text>.*?)(?P<space>[ \t]?)::[ \t]*$")
 
 
 def _role(match: re.Match[str]) -> str:
