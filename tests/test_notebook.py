@@ -39,12 +39,14 @@ def _kernel_manager(directory: Path) -> KernelManager:
         )
     )
     specs = KernelSpecManager(kernel_dirs=[str(spec.parent)], ensure_native_kernel=False)
-    # Unix sockets in the temporary directory rather than TCP ports on 127.0.0.1.
+    # Unix sockets in the temporary directory rather than TCP ports on 127.0.0.1, and the
+    # connection file beside them rather than in the user's Jupyter runtime directory.
     return KernelManager(
         kernel_name=KERNEL,
         kernel_spec_manager=specs,
         transport="ipc",
         ip=str(directory / "kernel-ipc"),
+        connection_file=str(directory / "connection.json"),
     )
 
 
