@@ -8,7 +8,11 @@ docs/engine.md.
 Entry points:
 
 * :func:`validate_scenario` / :func:`compile_scenario` - the AI-safety adapter;
-* :class:`Simulation`, :func:`run`, :func:`iter_steps` - one run, with checkpoints;
+* :class:`Simulation`, :func:`run`, :func:`iter_steps`, :func:`iter_lines` - one run, with
+  checkpoints;
+* :func:`kernel_info`, :func:`load_kernel` - the optional compiled kernel (``kairos-sdk[fast]``);
+  every run takes ``backend="auto" | "kernel" | "reference"`` (or ``KAIROS_ENGINE_BACKEND``)
+  and gives the same bytes either way;
 * :class:`BatchSimulation`, :func:`run_batch`, :func:`iter_batch`, :func:`summarize_batch` -
   many runs of one version in lock-step, bit-identical to lone runs;
 * :class:`SummaryAccumulator`, :func:`summarize`, :func:`phase_transitions`,
@@ -23,8 +27,16 @@ from ._batch import BatchSimulation, iter_batch, run_batch, summarize_batch
 from ._canonical import canonical_json, canonical_step_bytes, canonical_trace_bytes, trace_sha256
 from ._constants import PARADOX_EPSILON, PARADOX_THRESHOLD
 from ._domain import domain_info
-from ._errors import CheckpointError, EngineError, EngineVersionError, Issue, ScenarioError
-from ._simulator import Simulation, iter_steps, run
+from ._errors import (
+    BackendError,
+    CheckpointError,
+    EngineError,
+    EngineVersionError,
+    Issue,
+    ScenarioError,
+)
+from ._kernel import kernel_info, load_kernel
+from ._simulator import Simulation, iter_lines, iter_steps, run
 from ._summary import (
     SummaryAccumulator,
     basin_losses,
@@ -38,6 +50,7 @@ __all__ = [
     "DEFAULT_VERSION",
     "PARADOX_EPSILON",
     "PARADOX_THRESHOLD",
+    "BackendError",
     "BatchSimulation",
     "CheckpointError",
     "CompiledScenario",
@@ -57,7 +70,10 @@ __all__ = [
     "engine_versions",
     "ghost_branches",
     "iter_batch",
+    "iter_lines",
     "iter_steps",
+    "kernel_info",
+    "load_kernel",
     "phase_transitions",
     "resolve_version",
     "run",

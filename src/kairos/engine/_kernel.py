@@ -284,6 +284,15 @@ class Chunk:
     flags: npt.NDArray[np.int8]
     magnitude: F64
 
+    def all_finite(self) -> bool:
+        """Whether every recorded number is finite (``canonical_json`` rejects the others)."""
+        return bool(
+            np.isfinite(self.model).all()
+            and np.isfinite(self.body).all()
+            and np.isfinite(self.tick).all()
+            and np.isfinite(self.magnitude).all()
+        )
+
 
 @dataclass(frozen=True)
 class ScenarioArrays:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._adapter import CompiledScenario
+from ._canonical import canonical_json
 from ._kernel import Chunk
 from ._kernel_codes import FLAG_INVOLVED, FLAG_LOST, FLAG_NEW_LOSS, FLAG_YIELDS, GHOST_BIT
 from ._phases import PHASE_NAMES
@@ -84,3 +85,67 @@ class StepBuilder:
             "losses": losses,
             "ghost": ghost,
         }
+
+
+class LineBuilder(StepBuilder):
+    """Builds one scenario's canonical step lines (``canonical_step_bytes``) straight from the
+    recorded rows, without a dict per step: a per-scenario template with the keys already in
+    canonical (sorted) order, filled with ``repr`` of each float (what ``json`` writes). A tick
+    with a ghost branch, a basin loss or a non-finite number goes through the step dict and
+    ``canonical_json`` instead (rare), so the two paths cannot disagree on those."""
+
+    def __init__(self, scenario: CompiledScenario) -> None:
+        super().__init__(scenario)
+        self.order = sorted(range(len(self.names)), key=lambda i: self.names[i])
+        self.body_order = sorted(range(len(self.bodies)), key=lambda b: self.bodies[b])
+        parts = ['{"agents":{']
+        for pos, i in enumerate(self.order):
+            parts.append(
+                ("," if pos else "")
+                + _key(self.names[i])
+                + ':{"alignmentScore":%r,"basinLost":%s,"capabilityIndex":%r,'
+                '"cumulativeStability":%r,"gamma":%r,"lambda":%r,"load":%r,"stability":%r}'
+            )
+        parts.append('},"events":%s,"ghost":null,"losses":[],"oversight":{')
+        for pos, b in enumerate(self.body_order):
+            parts.append(("," if pos else "") + _key(self.bodies[b]) + ':{"effectiveStrength":%r}')
+        parts.append('},"phase":"%s","stability":%r,"t":%d}\n')
+        self.template = "".join(parts)
+        self.event_text = {
+            t: canonical_json([dict(e.wire) for e in evs]) for t, evs in self.events.items()
+        }
+        self._finite: tuple[Chunk | None, bool] = (None, True)
+
+    def line(self, chunk: Chunk, k: int) -> bytes:
+        """The canonical line (with its ``\\n``) of row ``k`` of ``chunk``."""
+        model, body, scalars, phases, flag_rows = self._rows(chunk)
+        flags, code = flag_rows[k], phases[k]
+        if self._finite[0] is not chunk:
+            self._finite = (chunk, chunk.all_finite())
+        if code >= GHOST_BIT or not self._finite[1] or any(f & FLAG_NEW_LOSS for f in flags):
+            return (canonical_json(self.step(chunk, k)) + "\n").encode("ascii")
+        rows = model[k]
+        values: list[Any] = []
+        for i in self.order:
+            gamma, lam, stability, cumulative, load, capability, alignment = rows[i]
+            values += (
+                alignment,
+                "true" if flags[i] & FLAG_LOST else "false",
+                capability,
+                cumulative,
+                gamma,
+                lam,
+                load,
+                stability,
+            )
+        t = chunk.start + k + 1
+        values.append(self.event_text.get(t, "[]"))
+        strengths = body[k]
+        values += (strengths[b] for b in self.body_order)
+        values += (PHASE_NAMES[code], scalars[k][0], t)
+        return (self.template % tuple(values)).encode("ascii")
+
+
+def _key(name: str) -> str:
+    """A name as a JSON object key in a %-template."""
+    return canonical_json(name).replace("%", "%%")

@@ -8,11 +8,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._adapter import CompiledScenario, compile_scenario
-from ._canonical import canonical_json
+from ._canonical import canonical_json, canonical_step_bytes
 from ._dynamics import BODY_FLOAT_COLUMNS, MODEL_FLOAT_COLUMNS, EngineState, advance
 from ._errors import CheckpointError
 from ._kernel import INTEGRATORS, Chunk, KernelState, ScenarioArrays, run_chunk, use_kernel
-from ._materialize import StepBuilder
+from ._materialize import LineBuilder
 from ._phases import PHASE_CODES, PHASE_NAMES
 from ._prng import seed_key
 from ._versions import resolve_version
@@ -86,6 +86,18 @@ class Simulation:
         while fast.tick(state) < until:
             yield fast.step(state, until)
 
+    def lines(self, until: int) -> Iterator[bytes]:
+        """Like :meth:`steps`, but yield each step's canonical line (``canonical_step_bytes``:
+        canonical JSON plus ``\\n``), what a trace file or the server stores. With the kernel
+        the lines are written straight from its arrays, without building step dicts."""
+        if self._fast is None:
+            while self._state.tick < until:
+                yield canonical_step_bytes(self.step())
+            return
+        fast, state = self._fast, self._state
+        while fast.tick(state) < until:
+            yield fast.line(state, until)
+
     def advance_to(self, until: int) -> None:
         """Compute up to tick ``until`` without building steps (the compute-only path: with the
         kernel, no per-tick Python work at all)."""
@@ -94,6 +106,12 @@ class Simulation:
                 self.step()
             return
         self._fast.advance_to(self._state, until)
+
+    def _limit_look_ahead(self, ticks: int) -> None:
+        """Compute at most ``ticks`` ahead (bounds the memory of many kernel runs at once)."""
+        if self._fast is not None:
+            self._fast.max_chunk = max(1, ticks)
+            self._fast.size = min(self._fast.size, self._fast.max_chunk)
 
     def _sync(self) -> None:
         if self._fast is not None:
@@ -188,6 +206,20 @@ def run(
     return list(iter_steps(scenario, ticks, engine_version, backend=backend))
 
 
+def iter_lines(
+    scenario: ScenarioLike,
+    ticks: int,
+    engine_version: str | None = None,
+    *,
+    backend: str | None = None,
+) -> Iterator[bytes]:
+    """Yield the canonical lines of the ``ticks`` steps of a run (see :meth:`Simulation.lines`);
+    their concatenation is ``canonical_trace_bytes`` of the run."""
+    if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
+        raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
+    return Simulation(scenario, engine_version, backend=backend).lines(ticks)
+
+
 class _FastPath:
     """The kernel side of a :class:`Simulation`.
 
@@ -204,8 +236,9 @@ class _FastPath:
         self.scenario = scenario
         self.heun = heun
         self.arrays = ScenarioArrays.of(scenario)
-        self.builder = StepBuilder(scenario)
+        self.builder = LineBuilder(scenario)
         self.size = self.FIRST_CHUNK
+        self.max_chunk = self.MAX_CHUNK
         self._ahead: KernelState | None = None
         self._rows: Chunk | None = None
         self._pos = 0  # rows of the chunk handed out
@@ -213,19 +246,25 @@ class _FastPath:
     def tick(self, state: EngineState) -> int:
         return state.tick if self._rows is None else self._rows.start + self._pos
 
-    def step(self, state: EngineState, until: int | None) -> dict[str, Any]:
+    def _next(self, state: EngineState, until: int | None) -> tuple[Chunk, int]:
+        """The chunk row of the next tick (computing a new chunk when needed)."""
         rows = self._rows
         if rows is None or self._pos == rows.count:
             self.sync(state)
-            count = self.size if until is None else min(until - state.tick, self.MAX_CHUNK)
-            self.size = min(self.size * 2, self.MAX_CHUNK)
+            count = self.size if until is None else min(until - state.tick, self.max_chunk)
+            self.size = min(self.size * 2, self.max_chunk)
             ahead = KernelState.of(state)
             rows = run_chunk(self.arrays, ahead, self.heun, max(count, 1), record=True)
             assert rows is not None
             self._ahead, self._rows, self._pos = ahead, rows, 0
-        out = self.builder.step(rows, self._pos)
         self._pos += 1
-        return out
+        return rows, self._pos - 1
+
+    def step(self, state: EngineState, until: int | None) -> dict[str, Any]:
+        return self.builder.step(*self._next(state, until))
+
+    def line(self, state: EngineState, until: int | None) -> bytes:
+        return self.builder.line(*self._next(state, until))
 
     def advance_to(self, state: EngineState, until: int) -> None:
         self.sync(state)
