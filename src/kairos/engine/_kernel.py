@@ -56,7 +56,10 @@ _load_seconds: float | None = None
 
 def numba_installed() -> bool:
     """Whether numba is importable (checked without importing it)."""
-    return importlib.util.find_spec("numba") is not None
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):  # e.g. sys.modules["numba"] = None
+        return False
 
 
 def _source_hash() -> str:
