@@ -80,6 +80,18 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("kairos-sdk")) / "numba"
 
 
+def cache_is_warm() -> bool:
+    """Whether the compiled kernel of these sources is already in the cache (a first load
+    then takes about a second instead of a compile)."""
+    root = cache_dir()
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        root = root / _source_hash()
+    try:
+        return any(root.rglob("_kernel_nb.run_chunk-*.nbi"))
+    except OSError:
+        return False
+
+
 def _install_cache_locator() -> None:
     """Point numba's cache for the engine's files (and only those) at :func:`cache_dir`, keyed
     by the hash of all kernel sources. Uses numba's locator hook; on a numba without it, numba's
@@ -132,6 +144,13 @@ def load_kernel() -> bool:
             _failure = "numba is not installed (pip install 'kairos-sdk[fast]')"
             return False
         start = time.perf_counter()
+        if not cache_is_warm():
+            log.warning(
+                "kairos.engine: compiling the engine kernel for this machine, once (about 10 to "
+                "40 s); later processes load it from %s. KAIROS_ENGINE_BACKEND=reference skips "
+                "the kernel (same results, slower).",
+                cache_dir(),
+            )
         try:
             _install_cache_locator()
             from . import _kernel_nb
@@ -177,6 +196,7 @@ def kernel_info() -> dict[str, Any]:
     return {
         "backendSetting": choice,
         "numbaInstalled": numba_installed(),
+        "cacheWarm": cache_is_warm(),
         "loaded": _loaded,
         "loadSeconds": _load_seconds,
         "failure": _failure,
@@ -380,48 +400,75 @@ def summarize_many(
     """Per scenario, from tick 0 to its tick count: (total, compensation, minimum, count, last
     phase, transitions, losses, ghosts) of its summary accumulation."""
     from . import _kernel_nb
-    from ._dynamics import MODEL_FLOAT_COLUMNS
+    from ._dynamics import MODEL_FLOAT_COLUMNS, initial_pressure
+    from ._prng import seed_key
 
     size = len(scenarios)
     m = max(len(s.models) for s in scenarios)
     k = max(len(s.bodies) for s in scenarios)
-    ms = np.zeros((size, len(MODEL_FLOAT_COLUMNS), m))
-    bs = np.zeros((size, 3, k))
-    gain = np.ones((size, k))
+    # Plain lists, then one numpy conversion per array (per-scenario numpy calls would cost more
+    # than the kernel for short runs). Padding is never read: the kernel slices each scenario.
+    ms_rows: list[list[list[float]]] = []
+    bs_rows: list[list[list[float]]] = []
+    gain_rows: list[list[float]] = []
+    ev_tick: list[int] = []
+    ev_kind: list[int] = []
+    ev_target: list[int] = []
+    ev_index: list[int] = []
+    ev_mag: list[float] = []
     offsets = [0]
-    ev_parts: list[EventArrays] = []
-    keys: list[np.uint64] = []
-    for b, sc in enumerate(scenarios):
-        st = KernelState.initial(sc)
-        ms[b, :, : st.models.shape[1]] = st.models
-        bs[b, :, : st.bodies.shape[1]] = st.bodies
-        arrays = ScenarioArrays.of(sc)
-        keys.append(arrays.key)
-        gain[b, : arrays.gain.shape[0]] = arrays.gain
-        ev_parts.append(arrays.events)
-        offsets.append(offsets[-1] + arrays.events.tick.shape[0])
-
-    def cat(name: str, dtype: type) -> Any:
-        parts = [getattr(e, name) for e in ev_parts]
-        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+    pad_m, pad_k = [0.0] * m, [0.0] * k
+    for sc in scenarios:
+        models, bodies = sc.models, sc.bodies
+        pm, pk = pad_m[len(models) :], pad_k[len(bodies) :]
+        zeros, ones = [0.0] * len(models) + pm, [1.0] * len(models) + pm
+        ms_rows.append(
+            [
+                [x.capability for x in models] + pm,
+                [x.alignment for x in models] + pm,
+                zeros,
+                [x.guardrail for x in models] + pm,
+                [x.autonomy for x in models] + pm,
+                [x.oversight for x in models] + pm,
+                zeros,
+                ones,
+                zeros,
+            ]
+        )
+        total = initial_pressure(sc)
+        bs_rows.append(
+            [
+                [b.strength for b in bodies] + pk,
+                [1.0] * len(bodies) + pk,
+                [total] * len(bodies) + pk,
+            ]
+        )
+        gain_rows.append([b.lag_gain for b in bodies] + pk)
+        for e in sc.events:
+            ev_tick.append(e.tick)
+            ev_kind.append(EVENT_CODES[e.type])
+            ev_target.append(KIND_CODES[e.target_kind])
+            ev_index.append(e.target_index)
+            ev_mag.append(e.magnitude)
+        offsets.append(len(ev_tick))
 
     o_float = np.zeros((size, 3))
     o_int = np.zeros((size, 5), dtype=np.int64)
     _kernel_nb.summarize_many(
-        np.array(keys, dtype=np.uint64),
+        np.array([seed_key(s.seed) for s in scenarios], dtype=np.uint64),
         heun,
-        ms,
-        bs,
-        gain,
+        np.array(ms_rows, dtype=np.float64).reshape(size, len(MODEL_FLOAT_COLUMNS), m),
+        np.array(bs_rows, dtype=np.float64).reshape(size, 3, k),
+        np.array(gain_rows, dtype=np.float64).reshape(size, k),
         np.array([len(s.models) for s in scenarios], dtype=np.int64),
         np.array([len(s.bodies) for s in scenarios], dtype=np.int64),
         np.array(ticks, dtype=np.int64),
         np.array(offsets, dtype=np.int64),
-        cat("tick", np.int64),
-        cat("kind", np.int64),
-        cat("target", np.int64),
-        cat("index", np.int64),
-        cat("magnitude", np.float64),
+        np.array(ev_tick, dtype=np.int64),
+        np.array(ev_kind, dtype=np.int64),
+        np.array(ev_target, dtype=np.int64),
+        np.array(ev_index, dtype=np.int64),
+        np.array(ev_mag, dtype=np.float64),
         o_float,
         o_int,
     )
