@@ -153,9 +153,7 @@ def load_kernel() -> bool:
             )
         try:
             _install_cache_locator()
-            from . import _kernel_nb
-
-            _warm_up(_kernel_nb)
+            _warm_up()
         except Exception as exc:  # numba present but unusable (e.g. numpy too new for it)
             _failure = f"the compiled kernel failed to load: {type(exc).__name__}: {exc}"
             log.warning("kairos.engine: %s; using the pure-Python engine", _failure)
@@ -170,8 +168,9 @@ def load_kernel() -> bool:
         return True
 
 
-def _warm_up(module: Any) -> None:
-    """Call every kernel entry point once with the argument types real runs use."""
+def _warm_up() -> None:
+    """Import the kernel and call every entry point once with the argument types real runs use
+    (compiling them, or loading them from the cache)."""
     from ._adapter import compile_scenario
 
     sc = compile_scenario(
@@ -187,11 +186,12 @@ def _warm_up(module: Any) -> None:
         state = KernelState.initial(sc)
         run_chunk(ScenarioArrays.of(sc), state, heun, 2, record=True)
         summarize_many([sc], [2], heun)
-    del module
 
 
 def kernel_info() -> dict[str, Any]:
-    """What :func:`select_backend` would choose and why (does not import numba)."""
+    """The kernel's status: the backend setting, whether numba is installed, whether the
+    compiled code is cached, loaded (and how long loading took) or failed, and the cache
+    directory. Does not import numba."""
     choice = os.environ.get(ENV_BACKEND) or "auto"
     return {
         "backendSetting": choice,

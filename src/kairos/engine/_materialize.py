@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ._adapter import CompiledScenario
 from ._canonical import canonical_json
 from ._kernel import Chunk
@@ -24,10 +26,19 @@ class StepBuilder:
         self.bodies = [b.name for b in scenario.bodies]
         self.events = scenario.events_by_tick
         self._chunk: Chunk | None = None
-        self._lists: tuple[list[Any], list[Any], list[Any], list[Any], list[Any]] | None = None
+        self._lists: tuple[list[Any], list[Any], list[Any], list[Any], list[Any]] = (
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+        self._special: set[int] = set()
+        """Rows of the current chunk with a ghost branch or a basin loss."""
+        self._finite = True
 
     def _rows(self, chunk: Chunk) -> tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]:
-        if self._chunk is not chunk or self._lists is None:
+        if self._chunk is not chunk:
             self._chunk = chunk
             self._lists = (
                 chunk.model.tolist(),
@@ -36,6 +47,10 @@ class StepBuilder:
                 chunk.phase.tolist(),
                 chunk.flags.tolist(),
             )
+            ghost = chunk.phase >= GHOST_BIT
+            loss = ((chunk.flags & FLAG_NEW_LOSS) != 0).any(axis=1)
+            self._special = set(np.flatnonzero(ghost | loss).tolist())
+            self._finite = chunk.all_finite()
         return self._lists
 
     def step(self, chunk: Chunk, k: int) -> dict[str, Any]:
@@ -55,24 +70,26 @@ class StepBuilder:
                 "load": load,
                 "capabilityIndex": capability,
                 "alignmentScore": alignment,
-                "basinLost": bool(flags[i] & FLAG_LOST),
+                "basinLost": (flags[i] & FLAG_LOST) != 0,
             }
         strengths = body[k]
         ghost: dict[str, Any] | None = None
-        if code >= GHOST_BIT:
-            code -= GHOST_BIT
-            ghost = {
-                "tick": t,
-                "agents": [names[i] for i in range(len(names)) if flags[i] & FLAG_INVOLVED],
-                "score": scalars[k][1],
-                "decree": "yield:"
-                + ",".join(names[i] for i in range(len(names)) if flags[i] & FLAG_YIELDS),
-            }
-        losses = [
-            {"tick": t, "agent": names[i], "magnitude": float(chunk.magnitude[k, i])}
-            for i in range(len(names))
-            if flags[i] & FLAG_NEW_LOSS
-        ]
+        losses: list[dict[str, Any]] = []
+        if k in self._special:
+            if code >= GHOST_BIT:
+                code -= GHOST_BIT
+                ghost = {
+                    "tick": t,
+                    "agents": [names[i] for i in range(len(names)) if flags[i] & FLAG_INVOLVED],
+                    "score": scalars[k][1],
+                    "decree": "yield:"
+                    + ",".join(names[i] for i in range(len(names)) if flags[i] & FLAG_YIELDS),
+                }
+            losses = [
+                {"tick": t, "agent": names[i], "magnitude": float(chunk.magnitude[k, i])}
+                for i in range(len(names))
+                if flags[i] & FLAG_NEW_LOSS
+            ]
         return {
             "t": t,
             "stability": scalars[k][0],
@@ -114,16 +131,13 @@ class LineBuilder(StepBuilder):
         self.event_text = {
             t: canonical_json([dict(e.wire) for e in evs]) for t, evs in self.events.items()
         }
-        self._finite: tuple[Chunk | None, bool] = (None, True)
 
     def line(self, chunk: Chunk, k: int) -> bytes:
         """The canonical line (with its ``\\n``) of row ``k`` of ``chunk``."""
         model, body, scalars, phases, flag_rows = self._rows(chunk)
-        flags, code = flag_rows[k], phases[k]
-        if self._finite[0] is not chunk:
-            self._finite = (chunk, chunk.all_finite())
-        if code >= GHOST_BIT or not self._finite[1] or any(f & FLAG_NEW_LOSS for f in flags):
+        if k in self._special or not self._finite:
             return (canonical_json(self.step(chunk, k)) + "\n").encode("ascii")
+        flags, code = flag_rows[k], phases[k]
         rows = model[k]
         values: list[Any] = []
         for i in self.order:
