@@ -230,11 +230,16 @@ def test_without_numba_the_reference_runs_and_a_forced_kernel_is_a_clear_error()
 
 
 def test_numba_is_imported_only_when_a_run_uses_the_kernel() -> None:
+    """``import kairos`` never loads numba, nor does a short run under ``auto`` (loading would
+    cost more than the run); a forced reference run of any length does not either."""
     code = (
         "import sys, kairos, kairos.engine as e\n"
         "print('numba' in sys.modules)\n"
-        "e.run({'name': 'x', 'seed': 1, 'models': [{'name': 'm', 'capabilityIndex': 100, "
-        "'alignmentScore': 50}]}, 3, backend='reference')\n"
+        "sc = {'name': 'x', 'seed': 1, 'models': [{'name': 'm', 'capabilityIndex': 100, "
+        "'alignmentScore': 50}]}\n"
+        "e.run(sc, 30000, backend='reference')\n"
+        "e.run(sc, 300)\n"
+        "e.summarize_batch([sc] * 3, 300)\n"
         "print('numba' in sys.modules)\n"
     )
     out = subprocess.run(

@@ -31,7 +31,7 @@ from ._constants import (
     RESERVE_SEPARATRIX,
 )
 from ._events import BodyColumns, ModelColumns, apply_event
-from ._kernel import INTEGRATORS, summarize_many, use_kernel
+from ._kernel import INTEGRATORS, backend_for, summarize_many, use_kernel
 from ._phases import PHASE_NAMES, RESONANT, next_phase_array
 from ._physics import (
     body_gamma,
@@ -322,14 +322,18 @@ def _tick_counts(ticks: int | Sequence[int], size: int) -> list[int]:
 
 
 def _kernel_plan(
-    scenarios: Sequence[ScenarioLike], engine_version: str | None, backend: str | None
+    scenarios: Sequence[ScenarioLike],
+    ticks: int | Sequence[int],
+    engine_version: str | None,
+    backend: str | None,
 ) -> tuple[list[CompiledScenario], str, bool] | None:
     """(compiled scenarios, version, heun) when the batch runs on the compiled kernel."""
     if not scenarios:
         raise ValueError("a batch needs at least one scenario")
     params = resolve_version(engine_version)
     heun = INTEGRATORS.get(params.integrator.name)
-    if heun is None or not use_kernel(backend):
+    work = len(scenarios) * max(_tick_counts(ticks, len(scenarios)))
+    if heun is None or not use_kernel(backend_for(backend, work)):
         return None
     return [compile_scenario(s) for s in scenarios], params.version, heun
 
@@ -348,7 +352,7 @@ def iter_batch(
     """Yield, tick after tick, every scenario's step (``None`` once past its tick count).
     ``backend`` as for :class:`Simulation` (the compiled kernel runs each scenario on its own,
     in chunks; the bytes are the same)."""
-    plan = _kernel_plan(scenarios, engine_version, backend)
+    plan = _kernel_plan(scenarios, ticks, engine_version, backend)
     if plan is not None:
         compiled, version, _ = plan
         counts = _tick_counts(ticks, len(compiled))
@@ -403,7 +407,7 @@ def summarize_batch(
     """Only the ``SimulationSummary`` of every scenario, without building steps: the Monte
     Carlo fast path. Equal to summarizing each lone run (tested). With the compiled kernel,
     each scenario runs to its own tick count inside one compiled call."""
-    plan = _kernel_plan(scenarios, engine_version, backend)
+    plan = _kernel_plan(scenarios, ticks, engine_version, backend)
     if plan is not None:
         compiled, _, heun = plan
         counts = _tick_counts(ticks, len(compiled))

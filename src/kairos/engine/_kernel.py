@@ -204,6 +204,21 @@ def kernel_info() -> dict[str, Any]:
     }
 
 
+#: Under ``"auto"``, a call whose total work (ticks times scenarios) is known and below this runs
+#: on the reference engine while the kernel is not loaded yet: loading it (numba's import and
+#: the cache, about a second; a compile, much longer) would cost more than it saves. Same bytes.
+AUTO_MIN_TICKS = 20_000
+
+
+def backend_for(backend: str | None, ticks: int) -> str | None:
+    """``backend``, or ``"reference"`` for a short ``"auto"`` call while the kernel is not
+    loaded (see ``AUTO_MIN_TICKS``)."""
+    if _loaded or ticks >= AUTO_MIN_TICKS:
+        return backend
+    choice = backend if backend is not None else (os.environ.get(ENV_BACKEND) or "auto")
+    return "reference" if choice == "auto" else backend
+
+
 def use_kernel(backend: str | None = None) -> bool:
     """Whether a run with this ``backend`` setting uses the compiled kernel. Loads it (once) when
     needed; raises :class:`BackendError` for an unknown setting or a forced kernel that cannot

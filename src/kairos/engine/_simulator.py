@@ -11,7 +11,15 @@ from ._adapter import CompiledScenario, compile_scenario
 from ._canonical import canonical_json, canonical_step_bytes
 from ._dynamics import BODY_FLOAT_COLUMNS, MODEL_FLOAT_COLUMNS, EngineState, advance
 from ._errors import CheckpointError
-from ._kernel import INTEGRATORS, Chunk, KernelState, ScenarioArrays, run_chunk, use_kernel
+from ._kernel import (
+    INTEGRATORS,
+    Chunk,
+    KernelState,
+    ScenarioArrays,
+    backend_for,
+    run_chunk,
+    use_kernel,
+)
 from ._materialize import LineBuilder
 from ._phases import PHASE_CODES, PHASE_NAMES
 from ._prng import seed_key
@@ -192,7 +200,7 @@ def iter_steps(
     """Yield the ``ticks`` steps of a run, t = 1..ticks, in constant memory."""
     if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
         raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
-    return Simulation(scenario, engine_version, backend=backend).steps(ticks)
+    return Simulation(scenario, engine_version, backend=backend_for(backend, ticks)).steps(ticks)
 
 
 def run(
@@ -217,7 +225,7 @@ def iter_lines(
     their concatenation is ``canonical_trace_bytes`` of the run."""
     if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
         raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
-    return Simulation(scenario, engine_version, backend=backend).lines(ticks)
+    return Simulation(scenario, engine_version, backend=backend_for(backend, ticks)).lines(ticks)
 
 
 class _FastPath:
