@@ -51,7 +51,7 @@ def test_wheel_metadata_declares_the_extras(wheel: Path) -> None:
     archive = zipfile.ZipFile(wheel)
     metadata = archive.read(next(n for n in archive.namelist() if n.endswith("METADATA"))).decode()
     assert "Name: kairos-sdk" in metadata
-    for extra in ("plotting", "dataframe", "distributed", "server", "dev", "all"):
+    for extra in ("plotting", "dataframe", "distributed", "server", "fast", "dev", "all"):
         assert f"Provides-Extra: {extra}" in metadata
 
 
@@ -68,6 +68,11 @@ def test_bare_install_imports_both_packages(wheel: Path, tmp_path: Path) -> None
         "import kairos, kairos_api, importlib.util as u;"
         "assert kairos_api.PROCEDURES['simulation.create'].kind == 'mutation';"
         "assert u.find_spec('matplotlib') is None and u.find_spec('pandas') is None;"
+        "assert u.find_spec('numba') is None;"  # the compiled engine kernel is the [fast] extra
+        "import kairos.engine as e;"
+        "sim = e.Simulation({'name': 'x', 'seed': 1, 'models': [{'name': 'm', "
+        "'capabilityIndex': 100, 'alignmentScore': 50}]});"
+        "assert sim.backend == 'reference' and sim.step()['t'] == 1;"
         "print(kairos.__version__)"
     )
     result = subprocess.run(
