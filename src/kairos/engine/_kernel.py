@@ -143,6 +143,9 @@ def load_kernel() -> bool:
         if not numba_installed():
             _failure = "numba is not installed (pip install 'kairos-sdk[fast]')"
             return False
+        if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
+            _failure = "NUMBA_DISABLE_JIT is set (the kernel would run as slow Python)"
+            return False
         start = time.perf_counter()
         if not cache_is_warm():
             log.warning(
