@@ -1,27 +1,41 @@
-"""Engine throughput: ``python -m benchmarks.engine`` (or ``scripts/bench engine``).
+"""Engine throughput: ``python -m benchmarks.engine`` (or ``scripts/bench engine [--json]``).
 
-Measures, in one process:
+Measures, side by side in one process, each figure beside a plain-Python loop doing the same
+per-tick arithmetic (the shared physics kernels, PRNG draws, lag, reserve integration, pairwise
+scores) without events, collision bookkeeping or step dicts:
 
-* single run: ticks per second of :class:`kairos.engine.Simulation` (2 models, 1 oversight
-  body, full ``TraceStep`` dicts), beside a plain-Python loop doing the same per-tick arithmetic
-  (the shared physics kernels, PRNG draws, lag, reserve integration, pairwise scores) without
-  events, collision bookkeeping or step dicts;
-* batch: agent-ticks per second of 64 such scenarios advanced together, once with summaries
-  only (:func:`kairos.engine.summarize_batch`, the Monte Carlo path) and once with every step
-  materialized (:func:`kairos.engine.iter_batch`), beside the plain-Python loop over the same 64
-  scenarios.
+* single run (2 models, 1 oversight body): ticks per second of
 
-A third line shows the same batch path with 1024 scenarios: numpy's per-call overhead dominates
-at 64 scenarios of 2 models, so the batch advantage grows with the batch size.
+  - ``reference steps``: the pure-Python engine building every ``TraceStep`` dict (the old path);
+  - ``kernel steps``: the compiled kernel, every step dict built from its arrays;
+  - ``kernel lines`` / ``reference lines``: the canonical JSON lines (what the server stores and a
+    trace file holds), straight from the kernel's arrays / through ``canonical_json`` of a dict;
+  - ``kernel compute``: the kernel advancing the run without building anything per tick
+    (``Simulation.advance_to``; what a summary or the state at the end needs);
+
+* batch of 64 and of 1024 such scenarios: agent-ticks per second of ``summarize_batch`` (the
+  Monte Carlo path) on the kernel and on the numpy batch engine (the old path), and of
+  ``iter_batch`` materializing every step;
+* scenarios are compiled (validated) before the clock starts, for the engines and the plain loop
+  alike: validation is not engine arithmetic (``compile_scenario_s`` reports its cost);
+* first-call latency, each in a fresh interpreter: ``import kairos.engine``, then the first run
+  (numba import and loading the compiled kernel from its on-disk cache), against the first run
+  of the reference engine. ``--cold`` also measures a compile into an empty cache.
 
 Each figure is the best of ``--repeat`` runs (the machine may be shared). Ratios above 1 mean
-the engine is faster than the baseline. Runtime is kept under a minute.
+faster than the plain loop. ``--json`` prints one JSON object (stable keys) instead of the table.
+Without numba (``pip install 'kairos-sdk[fast]'``) the kernel figures are null.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,12 +44,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from kairos.engine import (
+    CompiledScenario,
     Simulation,
     compile_scenario,
     iter_batch,
+    kernel_info,
+    load_kernel,
     resolve_version,
     summarize_batch,
 )
+from kairos.engine._canonical import canonical_step_bytes
 from kairos.engine._constants import PERCENT, RESERVE_NOISE
 from kairos.engine._physics import (
     body_gamma,
@@ -47,6 +65,8 @@ from kairos.engine._physics import (
     pair_score,
 )
 from kairos.engine._prng import counter, draw, kick_of, seed_key
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def scenario(seed: int) -> dict[str, Any]:
@@ -68,11 +88,10 @@ def scenario(seed: int) -> dict[str, Any]:
     }
 
 
-def baseline(scenarios: list[dict[str, Any]], ticks: int, version: str) -> None:
+def baseline(scenarios: list[CompiledScenario], ticks: int, version: str) -> None:
     """The per-tick arithmetic of the engine in a plain Python loop, scenario by scenario."""
     integrator = resolve_version(version).integrator
-    for wire in scenarios:
-        sc = compile_scenario(wire)
+    for sc in scenarios:
         key = seed_key(sc.seed)
         models, bodies = sc.models, sc.bodies
         n = len(models)
@@ -116,6 +135,244 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     return best
 
 
+FIRST_CALL = """
+import time
+t0 = time.perf_counter()
+import kairos.engine as e
+t1 = time.perf_counter()
+e.run({scenario!r}, 1, backend={backend!r})
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def first_call(backend: str, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(import kairos.engine, first one-tick run) in a fresh interpreter, in seconds."""
+    code = FIRST_CALL.format(scenario=scenario(1), backend=backend)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "src"), **(env or {})),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def rate(work: float, seconds: float | None) -> float | None:
+    return None if seconds is None else work / seconds
+
+
+def ratio(a: float | None, b: float) -> float | None:
+    return None if a is None else a / b
+
+
+def measure_batch(
+    size: int, ticks: int, with_steps: bool, version: str, rep: int, kernel: bool
+) -> dict[str, Any]:
+    """Batch figures: summaries (and step dicts) of ``size`` scenarios, kernel and numpy."""
+    wires = [scenario(s) for s in range(size)]
+    t_compile = timed(lambda: [compile_scenario(w) for w in wires])
+    many = [compile_scenario(w) for w in wires]
+    work = size * 2 * ticks
+    once = 1 if size > 100 else rep
+    t_bbase = timed(lambda: baseline(many, ticks, version), once)
+    t_ref_sum = timed(lambda: summarize_batch(many, ticks, version, backend="reference"), once)
+    t_k_sum = (
+        timed(lambda: summarize_batch(many, ticks, version, backend="kernel"), rep)
+        if kernel
+        else None
+    )
+    b = work / t_bbase
+    figs: dict[str, Any] = {
+        "scenarios": size,
+        "ticks": ticks,
+        "compile_scenario_s": t_compile,
+        "baseline_agent_ticks_per_s": b,
+        "reference_summaries_agent_ticks_per_s": work / t_ref_sum,
+        "kernel_summaries_agent_ticks_per_s": rate(work, t_k_sum),
+    }
+    if with_steps:
+
+        def rows(backend: str) -> None:
+            for _ in iter_batch(many, ticks, version, backend=backend):
+                pass
+
+        figs["reference_steps_agent_ticks_per_s"] = work / timed(lambda: rows("reference"), rep)
+        figs["kernel_steps_agent_ticks_per_s"] = (
+            work / timed(lambda: rows("kernel"), rep) if kernel else None
+        )
+    figs["ratios"] = {
+        key.removesuffix("_agent_ticks_per_s"): ratio(figs[key], b)
+        for key in list(figs)
+        if key.endswith("_agent_ticks_per_s") and key != "baseline_agent_ticks_per_s"
+    }
+    return figs
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    version = resolve_version(args.version).version
+    rep = args.repeat
+    kernel = load_kernel()
+
+    def maybe(fn: Callable[[], object], repeat: int = rep) -> float | None:
+        return timed(fn, repeat) if kernel else None
+
+    n = args.ticks
+    single = compile_scenario(scenario(1))
+
+    def lines(backend: str) -> None:
+        for _ in Simulation(single, version, backend=backend).lines(n):
+            pass
+
+    def ref_lines() -> None:
+        for step in Simulation(single, version, backend="reference").steps(n):
+            canonical_step_bytes(step)
+
+    t_base = timed(lambda: baseline([single], n, version), rep)
+    t_ref = timed(lambda: list(Simulation(single, version, backend="reference").steps(n)), rep)
+    t_ref_lines = timed(ref_lines, rep)
+    t_k_steps = maybe(lambda: list(Simulation(single, version, backend="kernel").steps(n)))
+    t_k_lines = maybe(lambda: lines("kernel"))
+    t_k_compute = maybe(
+        lambda: Simulation(single, version, backend="kernel").advance_to(n), max(rep, 5)
+    )
+    base = n / t_base
+    figures: dict[str, Any] = {
+        "ticks": n,
+        "baseline_ticks_per_s": base,
+        "reference_steps_ticks_per_s": n / t_ref,
+        "reference_lines_ticks_per_s": n / t_ref_lines,
+        "kernel_steps_ticks_per_s": rate(n, t_k_steps),
+        "kernel_lines_ticks_per_s": rate(n, t_k_lines),
+        "kernel_compute_ticks_per_s": rate(n, t_k_compute),
+    }
+    figures["ratios"] = {
+        key.removesuffix("_ticks_per_s"): ratio(figures[key], base)
+        for key in list(figures)
+        if key.endswith("_ticks_per_s") and key != "baseline_ticks_per_s"
+    }
+    out: dict[str, Any] = {"single": figures}
+
+    for label, size, ticks, with_steps in (
+        ("batch", args.batch_size, args.batch_ticks, True),
+        ("large_batch", args.large_batch, args.large_ticks, False),
+    ):
+        out[label] = measure_batch(size, ticks, with_steps, version, rep, kernel)
+
+    latency: dict[str, Any] = {}
+    imp, first_ref = first_call("reference")
+    latency["import_engine_s"] = imp
+    latency["first_run_reference_s"] = first_ref
+    latency["first_run_kernel_cached_s"] = first_call("kernel")[1] if kernel else None
+    latency["first_run_kernel_compile_s"] = None
+    if kernel and args.cold:
+        with tempfile.TemporaryDirectory() as empty:
+            latency["first_run_kernel_compile_s"] = first_call(
+                "kernel", {"NUMBA_CACHE_DIR": empty}
+            )[1]
+    out["first_call"] = latency
+
+    info = kernel_info()
+    try:
+        import numba  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        numba_version: str | None = numba.__version__
+    except ImportError:
+        numba_version = None
+    out["meta"] = {
+        "benchmark": "engine",
+        "engine_version": version,
+        "python": platform.python_version(),
+        "numba": numba_version,
+        "kernel_available": kernel,
+        "kernel_failure": info["failure"],
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+    k_single = figures["ratios"]["kernel_compute"]
+    k_large = out["large_batch"]["ratios"]["kernel_summaries"]
+    out["goals"] = {
+        "single_10x_compute": None if k_single is None else k_single >= 10.0,
+        "single_10x_steps": None
+        if figures["ratios"]["kernel_steps"] is None
+        else figures["ratios"]["kernel_steps"] >= 10.0,
+        "single_10x_lines": None
+        if figures["ratios"]["kernel_lines"] is None
+        else figures["ratios"]["kernel_lines"] >= 10.0,
+        "batch_1024_50x_summaries": None if k_large is None else k_large >= 50.0,
+    }
+    return out
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "n/a (no kernel)" if value is None else format(value, spec)
+
+
+def table(r: dict[str, Any]) -> str:
+    meta, s = r["meta"], r["single"]
+    lines = [
+        f"kairos.engine benchmark, engine version {meta['engine_version']}, Python "
+        f"{meta['python']}, numba {meta['numba']}, {meta['cpu']} x{meta['cpus']} "
+        f"(load {meta['load_average_1min']:.1f})",
+        f"single run (2 models, 1 body, {s['ticks']} ticks)            ticks/s   vs plain loop",
+        f"  plain-Python loop (same arithmetic)  {s['baseline_ticks_per_s']:12,.0f}        1.00",
+    ]
+    labels = [
+        ("reference_steps", "reference engine, step dicts (old)"),
+        ("reference_lines", "reference engine, canonical lines"),
+        ("kernel_steps", "kernel, step dicts"),
+        ("kernel_lines", "kernel, canonical lines"),
+        ("kernel_compute", "kernel, compute only"),
+    ]
+    for key, text in labels:
+        value, rat = s[f"{key}_ticks_per_s"], s["ratios"][key]
+        lines.append(f"  {text:<37}{fmt(value, '12,.0f')}   {fmt(rat, '9.2f')}")
+    for label in ("batch", "large_batch"):
+        b = r[label]
+        lines.append(
+            f"batch of {b['scenarios']} (x 2 models, {b['ticks']} ticks)"
+            f"{'':<12}agent-ticks/s   vs plain loop"
+        )
+        lines.append(
+            f"  plain-Python loop                    {b['baseline_agent_ticks_per_s']:12,.0f}"
+            "        1.00"
+        )
+        for key, text in (
+            ("reference_summaries", "numpy batch engine, summaries (old)"),
+            ("reference_steps", "numpy batch engine, step dicts (old)"),
+            ("kernel_summaries", "kernel, summaries"),
+            ("kernel_steps", "kernel, step dicts"),
+        ):
+            if f"{key}_agent_ticks_per_s" in b:
+                value, rat = b[f"{key}_agent_ticks_per_s"], b["ratios"][key]
+                lines.append(f"  {text:<37}{fmt(value, '12,.0f')}   {fmt(rat, '9.2f')}")
+    f = r["first_call"]
+    lines.append("first call, fresh interpreter (s)")
+    lines.append(f"  import kairos.engine                 {f['import_engine_s']:12.3f}")
+    lines.append(f"  first run, reference                 {f['first_run_reference_s']:12.3f}")
+    lines.append(
+        f"  first run, kernel (cached)           {fmt(f['first_run_kernel_cached_s'], '12.3f')}"
+    )
+    if f["first_run_kernel_compile_s"] is not None:
+        lines.append(
+            f"  first run, kernel (empty cache)      {f['first_run_kernel_compile_s']:12.3f}"
+        )
+    lines.append("goals: " + ", ".join(f"{k} {v}" for k, v in r["goals"].items()))
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=20_000, help="ticks of the single run")
@@ -125,40 +382,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--large-ticks", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     parser.add_argument("--version", default=None, help="engine version (default: default)")
+    parser.add_argument("--cold", action="store_true", help="also time a compile (slow)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    version = resolve_version(args.version).version
-    agents, rep = 2, args.repeat
-
-    single = scenario(1)
-    t_single = timed(lambda: list(Simulation(single, version).steps(args.ticks)), rep)
-    t_base = timed(lambda: baseline([single], args.ticks, version), rep)
-    single_rate, base_rate = args.ticks / t_single, args.ticks / t_base
-
-    many = [scenario(s) for s in range(args.batch_size)]
-    work = args.batch_size * agents * args.batch_ticks
-    t_sum = timed(lambda: summarize_batch(many, args.batch_ticks, version), rep)
-    t_steps = timed(lambda: [None for _ in iter_batch(many, args.batch_ticks, version)], rep)
-    t_bbase = timed(lambda: baseline(many, args.batch_ticks, version), rep)
-    sum_rate, steps_rate, bbase_rate = work / t_sum, work / t_steps, work / t_bbase
-
-    large = [scenario(s) for s in range(args.large_batch)]
-    large_work = args.large_batch * agents * args.large_ticks
-    large_rate = large_work / timed(lambda: summarize_batch(large, args.large_ticks, version))
-    large_base = large_work / timed(lambda: baseline(large, args.large_ticks, version))
-
-    print(f"kairos.engine benchmark, engine version {version}, Python {sys.version.split()[0]}")
-    print(f"single run (2 models, 1 body, {args.ticks} ticks, full steps):")
-    print(f"  engine    {single_rate:12,.0f} ticks/s")
-    print(f"  baseline  {base_rate:12,.0f} ticks/s   (plain-Python loop, same arithmetic)")
-    print(f"  ratio     {single_rate / base_rate:12.2f}")
-    print(f"batch ({args.batch_size} scenarios x {agents} models, {args.batch_ticks} ticks):")
-    print(f"  summaries {sum_rate:12,.0f} agent-ticks/s   ratio {sum_rate / bbase_rate:6.2f}")
-    print(f"  steps     {steps_rate:12,.0f} agent-ticks/s   ratio {steps_rate / bbase_rate:6.2f}")
-    print(f"  baseline  {bbase_rate:12,.0f} agent-ticks/s   (plain-Python loop, same arithmetic)")
-    size, ticks = args.large_batch, args.large_ticks
-    print(f"large batch ({size} scenarios x {agents} models, {ticks} ticks):")
-    print(f"  summaries {large_rate:12,.0f} agent-ticks/s   ratio {large_rate / large_base:6.2f}")
-    print(f"  baseline  {large_base:12,.0f} agent-ticks/s")
+    result = measure(args)
+    print(json.dumps(result, indent=2) if args.json else table(result))
     return 0
 
 

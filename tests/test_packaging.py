@@ -77,7 +77,7 @@ def test_wheel_holds_both_packages_and_nothing_else(wheel: Path) -> None:
 def test_wheel_metadata_declares_the_extras(wheel: Path) -> None:
     metadata = wheel_metadata(wheel)
     assert "Name: kairos-sdk" in metadata
-    for extra in ("plotting", "dataframe", "distributed", "server", "dev", "all"):
+    for extra in ("plotting", "dataframe", "distributed", "server", "fast", "dev", "all"):
         assert f"Provides-Extra: {extra}" in metadata
 
 
@@ -138,6 +138,11 @@ def test_bare_install_imports_both_packages(wheel: Path, tmp_path: Path) -> None
         "assert hashlib.sha256(data).hexdigest() == kairos_api.SCHEMA_SHA256;"
         "assert kairos_api.schema_bytes() == data;"
         "assert kairos_api.schema() == json.loads(data);"
+        "assert u.find_spec('numba') is None;"  # the compiled engine kernel is the [fast] extra
+        "import kairos.engine as e;"
+        "sim = e.Simulation({'name': 'x', 'seed': 1, 'models': [{'name': 'm', "
+        "'capabilityIndex': 100, 'alignmentScore': 50}]});"
+        "assert sim.backend == 'reference' and sim.step()['t'] == 1;"
         "print(kairos.__version__, m.version('kairos-sdk'));"
         "print(kairos_api.__file__);"
         "print(hashlib.sha256(data).hexdigest())"

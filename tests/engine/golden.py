@@ -32,11 +32,12 @@ REFERENCES: dict[str, tuple[dict[str, Any], int]] = {
 }
 
 
-def compute() -> dict[str, dict[str, str]]:
-    """version -> reference name -> SHA-256 of the canonical trace bytes."""
+def compute(backend: str = "reference") -> dict[str, dict[str, str]]:
+    """version -> reference name -> SHA-256 of the canonical trace bytes (computed by the pure
+    Python reference engine unless ``backend`` says otherwise)."""
     return {
         version: {
-            name: trace_sha256(iter_steps(scenario, ticks, version))
+            name: trace_sha256(iter_steps(scenario, ticks, version, backend=backend))
             for name, (scenario, ticks) in REFERENCES.items()
         }
         for version in active_versions()

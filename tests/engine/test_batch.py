@@ -33,12 +33,16 @@ def mixed() -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("backend", ["reference", "auto"])
 @pytest.mark.parametrize("version", active_versions())
-def test_batch_equals_single(version: str) -> None:
+def test_batch_equals_single(version: str, backend: str) -> None:
+    """The numpy batch engine (reference) and the kernel (auto, when installed) against lone
+    runs of the pure-Python reference engine."""
     scenarios = mixed()
-    batch = run_batch(scenarios, 150, version)
+    batch = run_batch(scenarios, 150, version, backend=backend)
     for scenario, trace in zip(scenarios, batch, strict=True):
-        assert canonical_trace_bytes(trace) == canonical_trace_bytes(run(scenario, 150, version))
+        single = run(scenario, 150, version, backend="reference")
+        assert canonical_trace_bytes(trace) == canonical_trace_bytes(single)
     assert any(step["ghost"] for trace in batch for step in trace)
     assert any(step["losses"] for trace in batch for step in trace)
 
@@ -53,12 +57,16 @@ def test_per_scenario_tick_counts() -> None:
     assert traces[1] == run(scenarios[1], 9)
 
 
-def test_summaries_equal_single_summaries() -> None:
+@pytest.mark.parametrize("backend", ["reference", "auto"])
+def test_summaries_equal_single_summaries(backend: str) -> None:
     scenarios = [sweep_scenario(c) for c in range(100, 1001, 90)] + mixed()
     ticks = [500] * (len(scenarios) - 6) + [150, 200, 250, 300, 350, 400]
     for version in active_versions():
-        got = summarize_batch(scenarios, ticks, version)
-        want = [summarize(run(s, n, version)) for s, n in zip(scenarios, ticks, strict=True)]
+        got = summarize_batch(scenarios, ticks, version, backend=backend)
+        want = [
+            summarize(run(s, n, version, backend="reference"))
+            for s, n in zip(scenarios, ticks, strict=True)
+        ]
         assert got == want
 
 
@@ -74,6 +82,7 @@ def test_bad_batches() -> None:
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(scenario_strategy(), min_size=1, max_size=5), st.sampled_from(active_versions()))
 def test_batch_equals_single_generated(scenarios: list[dict[str, Any]], version: str) -> None:
-    batch = run_batch(scenarios, 45, version)
+    batch = run_batch(scenarios, 45, version, backend="reference")
     for scenario, trace in zip(scenarios, batch, strict=True):
-        assert canonical_trace_bytes(trace) == canonical_trace_bytes(run(scenario, 45, version))
+        single = run(scenario, 45, version, backend="reference")
+        assert canonical_trace_bytes(trace) == canonical_trace_bytes(single)

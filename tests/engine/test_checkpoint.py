@@ -23,16 +23,19 @@ from kairos.engine import (
 from .scenarios import paradox_scenario, rich_scenario, scenario_strategy, sweep_scenario
 
 
-def resumed(scenario: dict[str, Any], ticks: int, at: int, version: str) -> list[dict[str, Any]]:
-    first = Simulation(scenario, version)
+def resumed(
+    scenario: dict[str, Any], ticks: int, at: int, version: str, backend: str = "reference"
+) -> list[dict[str, Any]]:
+    first = Simulation(scenario, version, backend=backend)
     head = list(first.steps(at))
     data = first.checkpoint()
     assert isinstance(data, bytes)
-    second = Simulation.from_checkpoint(scenario, data)
+    second = Simulation.from_checkpoint(scenario, data, backend=backend)
     assert second.tick == at and second.engine_version == version
     return head + list(second.steps(ticks))
 
 
+@pytest.mark.parametrize("backend", ["reference", "auto"])
 @pytest.mark.parametrize("version", active_versions())
 @pytest.mark.parametrize(
     ("scenario", "at"),
@@ -44,9 +47,11 @@ def resumed(scenario: dict[str, Any], ticks: int, at: int, version: str) -> list
     ],
     ids=["rich", "paradox", "loss", "at-zero"],
 )
-def test_resume_equals_uninterrupted(scenario: dict[str, Any], at: int, version: str) -> None:
-    whole = run(scenario, 200, version)
-    assert canonical_trace_bytes(resumed(scenario, 200, at, version)) == (
+def test_resume_equals_uninterrupted(
+    scenario: dict[str, Any], at: int, version: str, backend: str
+) -> None:
+    whole = run(scenario, 200, version, backend="reference")
+    assert canonical_trace_bytes(resumed(scenario, 200, at, version, backend)) == (
         canonical_trace_bytes(whole)
     )
 

@@ -34,8 +34,9 @@ ENGINE_DIR = Path(kairos.engine.__file__).parent
 
 
 def test_golden_hashes() -> None:
-    """A released version's numbers never change. If this fails, the change is a new engine
-    version, not a new hash."""
+    """A released version's numbers never change (checked on the pure-Python reference engine;
+    test_kernel.py checks the compiled kernel against the same hashes). If this fails, the
+    change is a new engine version, not a new hash."""
     committed = json.loads(GOLDEN_PATH.read_text())
     assert set(committed) == set(kairos.engine.active_versions())
     for version_hashes in committed.values():
@@ -244,6 +245,75 @@ def test_engine_source_follows_the_arithmetic_rules() -> None:
     assert len(files) >= 10
     problems = [p for f in files for p in violations(f.read_text(), f.name)]
     assert problems == []
+
+
+def kernel_violations(source: str, filename: str = "<src>") -> list[str]:
+    """The compiled kernel's extra rules: numba is imported only by the kernel modules, every
+    compilation goes through the one option set (``njit(**JIT_OPTIONS)``), and no code turns on
+    fast-math (FMA contraction, reassociation, approximate functions) or parallel reductions."""
+    found: list[str] = []
+    tree = ast.parse(source, filename)
+    kernel_file = filename in ("_kernel_nb.py", "_kernel.py")
+    for node in ast.walk(tree):
+        where = f"{filename}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and not kernel_file:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            if any(n.split(".")[0] == "numba" for n in [*names, module or ""]):
+                found.append(f"{where} imports numba outside the kernel modules")
+        if (
+            isinstance(node, ast.keyword)
+            and node.arg in ("fastmath", "parallel")
+            and not (isinstance(node.value, ast.Constant) and node.value.value is False)
+        ):
+            found.append(f"{where} {node.arg}= must be False")
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if (
+                    isinstance(key, ast.Constant)
+                    and key.value in ("fastmath", "parallel")
+                    and not (isinstance(value, ast.Constant) and value.value is False)
+                ):
+                    found.append(f"{where} {key.value!r}: must be False")
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if name in ("njit", "jit", "vectorize", "guvectorize", "cfunc"):
+                ok = (
+                    name == "njit"
+                    and not node.args
+                    and len(node.keywords) == 1
+                    and node.keywords[0].arg is None
+                    and isinstance(node.keywords[0].value, ast.Name)
+                    and node.keywords[0].value.id == "JIT_OPTIONS"
+                )
+                if not ok:
+                    found.append(f"{where} compile only with njit(**JIT_OPTIONS)")
+    return found
+
+
+def test_kernel_source_follows_the_compilation_rules() -> None:
+    problems = [
+        p for f in sorted(ENGINE_DIR.glob("*.py")) for p in kernel_violations(f.read_text(), f.name)
+    ]
+    assert problems == []
+    kernel_source = (ENGINE_DIR / "_kernel_nb.py").read_text()
+    assert '"fastmath": False' in kernel_source
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "from numba import njit\n",
+        "f = njit(fastmath=True)(g)",
+        "f = njit(cache=True)(g)",
+        "OPTIONS = {'fastmath': True}",
+        "OPTIONS = {'parallel': True}",
+        "f = vectorize(g)",
+    ],
+)
+def test_kernel_scanner_catches_violations(snippet: str) -> None:
+    assert kernel_violations(snippet, "_dynamics.py")
 
 
 @pytest.mark.parametrize(

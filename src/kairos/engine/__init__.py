@@ -9,7 +9,11 @@ Entry points:
 
 * :func:`validate_scenario` / :func:`compile_scenario` - the AI-safety adapter (with
   :func:`late_events`: events after a run's last tick);
-* :class:`Simulation`, :func:`run`, :func:`iter_steps` - one run, with checkpoints;
+* :class:`Simulation`, :func:`run`, :func:`iter_steps`, :func:`iter_lines` - one run, with
+  checkpoints;
+* :func:`kernel_info`, :func:`load_kernel` - the optional compiled kernel (``kairos-sdk[fast]``);
+  every run takes ``backend="auto" | "kernel" | "reference"`` (or ``KAIROS_ENGINE_BACKEND``)
+  and gives the same bytes either way;
 * :class:`BatchSimulation`, :func:`run_batch`, :func:`iter_batch`, :func:`summarize_batch` -
   many runs of one version in lock-step, bit-identical to lone runs;
 * :class:`SummaryAccumulator`, :func:`summarize`, :func:`phase_transitions`,
@@ -30,8 +34,16 @@ from ._batch import BatchSimulation, iter_batch, run_batch, summarize_batch
 from ._canonical import canonical_json, canonical_step_bytes, canonical_trace_bytes, trace_sha256
 from ._constants import PARADOX_EPSILON, PARADOX_THRESHOLD
 from ._domain import domain_info
-from ._errors import CheckpointError, EngineError, EngineVersionError, Issue, ScenarioError
-from ._simulator import Simulation, iter_steps, run
+from ._errors import (
+    BackendError,
+    CheckpointError,
+    EngineError,
+    EngineVersionError,
+    Issue,
+    ScenarioError,
+)
+from ._kernel import kernel_info, load_kernel
+from ._simulator import Simulation, iter_lines, iter_steps, run
 from ._summary import (
     SummaryAccumulator,
     basin_losses,
@@ -47,6 +59,7 @@ __all__ = [
     "DEFAULT_VERSION",
     "PARADOX_EPSILON",
     "PARADOX_THRESHOLD",
+    "BackendError",
     "BatchSimulation",
     "CheckpointError",
     "CompiledScenario",
@@ -66,9 +79,12 @@ __all__ = [
     "engine_versions",
     "ghost_branches",
     "iter_batch",
+    "iter_lines",
     "iter_steps",
+    "kernel_info",
     "late_event_message",
     "late_events",
+    "load_kernel",
     "phase_transitions",
     "resolve_version",
     "run",

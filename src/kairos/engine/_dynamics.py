@@ -62,6 +62,14 @@ MODEL_FLOAT_COLUMNS = (
 BODY_FLOAT_COLUMNS = ("strength", "readiness", "perceived")
 
 
+def initial_pressure(scenario: CompiledScenario) -> float:
+    """Total Lambda before tick 1 (what every body has adapted to), summed in model order."""
+    total = 0.0
+    for m in scenario.models:
+        total = total + lambda_of(m.capability, m.autonomy, 0.0)
+    return total
+
+
 @dataclass
 class EngineState:
     """Everything that carries over from one tick to the next (what a checkpoint stores)."""
@@ -89,9 +97,7 @@ class EngineState:
         """The state before tick 1: full reserves, bodies ready and adapted to the pressure."""
         models = scenario.models
         n = len(models)
-        total = 0.0
-        for m in models:
-            total = total + lambda_of(m.capability, m.autonomy, 0.0)
+        total = initial_pressure(scenario)
         return cls(
             tick=0,
             phase=RESONANT,

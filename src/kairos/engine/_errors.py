@@ -53,3 +53,8 @@ class EngineVersionError(EngineError, LookupError):
 
 class CheckpointError(EngineError, ValueError):
     """A checkpoint cannot be resumed: malformed, another format, or another scenario."""
+
+
+class BackendError(EngineError, ValueError):
+    """An unknown engine backend was named, or the compiled kernel was required but cannot
+    load (``backend="kernel"`` or ``KAIROS_ENGINE_BACKEND=kernel`` without numba)."""

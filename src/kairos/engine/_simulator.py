@@ -8,9 +8,19 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._adapter import CompiledScenario, compile_scenario
-from ._canonical import canonical_json
+from ._canonical import canonical_json, canonical_step_bytes
 from ._dynamics import BODY_FLOAT_COLUMNS, MODEL_FLOAT_COLUMNS, EngineState, advance
 from ._errors import CheckpointError
+from ._kernel import (
+    INTEGRATORS,
+    Chunk,
+    KernelState,
+    ScenarioArrays,
+    backend_for,
+    run_chunk,
+    use_kernel,
+)
+from ._materialize import LineBuilder
 from ._phases import PHASE_CODES, PHASE_NAMES
 from ._prng import seed_key
 from ._versions import resolve_version
@@ -30,36 +40,96 @@ class Simulation:
     determined by (scenario, engine version); the scenario carries the seed. :meth:`checkpoint`
     captures the state between two ticks as bytes and :meth:`from_checkpoint` resumes it, giving
     exactly the steps an uninterrupted run would have given.
+
+    ``backend`` chooses the implementation: ``"auto"`` (default; the compiled kernel when
+    ``kairos-sdk[fast]`` is installed, else the pure-Python reference), ``"kernel"`` or
+    ``"reference"``; ``KAIROS_ENGINE_BACKEND`` sets the default. Both give the same bytes. The
+    kernel computes ticks ahead in chunks and builds each step when it is asked for;
+    :meth:`checkpoint` still captures the state right after the last step returned.
     """
 
-    def __init__(self, scenario: ScenarioLike, engine_version: str | None = None) -> None:
+    def __init__(
+        self,
+        scenario: ScenarioLike,
+        engine_version: str | None = None,
+        *,
+        backend: str | None = None,
+    ) -> None:
         self.scenario = compile_scenario(scenario)
         self.params = resolve_version(engine_version)
         self._key = seed_key(self.scenario.seed)
         self._state = EngineState.initial(self.scenario)
+        self._fast: _FastPath | None = None
+        heun = INTEGRATORS.get(self.params.integrator.name)
+        if heun is not None and use_kernel(backend):
+            self._fast = _FastPath(self.scenario, heun)
 
     @property
     def engine_version(self) -> str:
         return self.params.version
 
     @property
+    def backend(self) -> str:
+        """``"kernel"`` or ``"reference"``: the implementation this run uses."""
+        return "reference" if self._fast is None else "kernel"
+
+    @property
     def tick(self) -> int:
         """The last tick computed (0 before the first step)."""
-        return self._state.tick
+        return self._state.tick if self._fast is None else self._fast.tick(self._state)
 
     def step(self) -> dict[str, Any]:
         """Compute the next tick and return its step."""
-        return advance(self._state, self.scenario, self.params.integrator, self._key)
+        if self._fast is None:
+            return advance(self._state, self.scenario, self.params.integrator, self._key)
+        return self._fast.step(self._state, None)
 
     def steps(self, until: int) -> Iterator[dict[str, Any]]:
         """Yield the steps after the current tick up to and including tick ``until``."""
-        while self._state.tick < until:
-            yield self.step()
+        if self._fast is None:
+            while self._state.tick < until:
+                yield self.step()
+            return
+        fast, state = self._fast, self._state
+        while fast.tick(state) < until:
+            yield fast.step(state, until)
+
+    def lines(self, until: int) -> Iterator[bytes]:
+        """Like :meth:`steps`, but yield each step's canonical line (``canonical_step_bytes``:
+        canonical JSON plus ``\\n``), what a trace file or the server stores. With the kernel
+        the lines are written straight from its arrays, without building step dicts."""
+        if self._fast is None:
+            while self._state.tick < until:
+                yield canonical_step_bytes(self.step())
+            return
+        fast, state = self._fast, self._state
+        while fast.tick(state) < until:
+            yield fast.line(state, until)
+
+    def advance_to(self, until: int) -> None:
+        """Compute up to tick ``until`` without building steps (the compute-only path: with the
+        kernel, no per-tick Python work at all)."""
+        if self._fast is None:
+            while self._state.tick < until:
+                self.step()
+            return
+        self._fast.advance_to(self._state, until)
+
+    def _limit_look_ahead(self, ticks: int) -> None:
+        """Compute at most ``ticks`` ahead (bounds the memory of many kernel runs at once)."""
+        if self._fast is not None:
+            self._fast.max_chunk = max(1, ticks)
+            self._fast.size = min(self._fast.size, self._fast.max_chunk)
+
+    def _sync(self) -> None:
+        if self._fast is not None:
+            self._fast.sync(self._state)
 
     def checkpoint(self) -> bytes:
         """The state after the current tick as canonical JSON bytes (floats round-trip
         exactly through their shortest repr), with the engine version, the scenario
         fingerprint and the checkpoint format version."""
+        self._sync()
         st = self._state
         body: dict[str, Any] = {
             "format": CHECKPOINT_FORMAT,
@@ -75,7 +145,9 @@ class Simulation:
         return canonical_json(body).encode("ascii")
 
     @classmethod
-    def from_checkpoint(cls, scenario: ScenarioLike, data: bytes | str) -> Simulation:
+    def from_checkpoint(
+        cls, scenario: ScenarioLike, data: bytes | str, *, backend: str | None = None
+    ) -> Simulation:
         """Resume from :meth:`checkpoint` bytes. The scenario must be the one checkpointed
         (same fingerprint); the run continues under the checkpoint's engine version, which must
         still be active (else :class:`EngineVersionError`)."""
@@ -90,7 +162,7 @@ class Simulation:
                 f"checkpoint format version {raw.get('formatVersion')!r} is not supported "
                 f"(this engine reads {CHECKPOINT_FORMAT_VERSION})"
             )
-        sim = cls(scenario, raw.get("engineVersion"))
+        sim = cls(scenario, raw.get("engineVersion"), backend=backend)
         if raw.get("scenarioFingerprint") != sim.scenario.fingerprint:
             raise CheckpointError("checkpoint belongs to another scenario (fingerprint differs)")
         n, nb = len(sim.scenario.models), len(sim.scenario.bodies)
@@ -119,16 +191,105 @@ class Simulation:
 
 
 def iter_steps(
-    scenario: ScenarioLike, ticks: int, engine_version: str | None = None
+    scenario: ScenarioLike,
+    ticks: int,
+    engine_version: str | None = None,
+    *,
+    backend: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield the ``ticks`` steps of a run, t = 1..ticks, in constant memory."""
     if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
         raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
-    return Simulation(scenario, engine_version).steps(ticks)
+    return Simulation(scenario, engine_version, backend=backend_for(backend, ticks)).steps(ticks)
 
 
 def run(
-    scenario: ScenarioLike, ticks: int, engine_version: str | None = None
+    scenario: ScenarioLike,
+    ticks: int,
+    engine_version: str | None = None,
+    *,
+    backend: str | None = None,
 ) -> list[dict[str, Any]]:
     """All ``ticks`` steps of a run as a list (eager)."""
-    return list(iter_steps(scenario, ticks, engine_version))
+    return list(iter_steps(scenario, ticks, engine_version, backend=backend))
+
+
+def iter_lines(
+    scenario: ScenarioLike,
+    ticks: int,
+    engine_version: str | None = None,
+    *,
+    backend: str | None = None,
+) -> Iterator[bytes]:
+    """Yield the canonical lines of the ``ticks`` steps of a run (see :meth:`Simulation.lines`);
+    their concatenation is ``canonical_trace_bytes`` of the run."""
+    if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
+        raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
+    return Simulation(scenario, engine_version, backend=backend_for(backend, ticks)).lines(ticks)
+
+
+class _FastPath:
+    """The kernel side of a :class:`Simulation`.
+
+    ``state`` (the simulation's ``EngineState``) is authoritative at its own tick; ``_ahead`` is
+    the kernel state at the end of the current chunk, whose recorded rows are handed out one
+    step at a time. :meth:`sync` brings ``state`` to the last step handed out (re-running the
+    kernel from ``state`` over the ticks consumed, when the chunk is only partly consumed).
+    """
+
+    FIRST_CHUNK = 32
+    MAX_CHUNK = 2048
+
+    def __init__(self, scenario: CompiledScenario, heun: bool) -> None:
+        self.scenario = scenario
+        self.heun = heun
+        self.arrays = ScenarioArrays.of(scenario)
+        self.builder = LineBuilder(scenario)
+        self.size = self.FIRST_CHUNK
+        self.max_chunk = self.MAX_CHUNK
+        self._ahead: KernelState | None = None
+        self._rows: Chunk | None = None
+        self._pos = 0  # rows of the chunk handed out
+
+    def tick(self, state: EngineState) -> int:
+        return state.tick if self._rows is None else self._rows.start + self._pos
+
+    def _next(self, state: EngineState, until: int | None) -> tuple[Chunk, int]:
+        """The chunk row of the next tick (computing a new chunk when needed)."""
+        rows = self._rows
+        if rows is None or self._pos == rows.count:
+            self.sync(state)
+            count = self.size if until is None else min(until - state.tick, self.max_chunk)
+            self.size = min(self.size * 2, self.max_chunk)
+            ahead = KernelState.of(state)
+            rows = run_chunk(self.arrays, ahead, self.heun, max(count, 1), record=True)
+            assert rows is not None
+            self._ahead, self._rows, self._pos = ahead, rows, 0
+        self._pos += 1
+        return rows, self._pos - 1
+
+    def step(self, state: EngineState, until: int | None) -> dict[str, Any]:
+        return self.builder.step(*self._next(state, until))
+
+    def line(self, state: EngineState, until: int | None) -> bytes:
+        return self.builder.line(*self._next(state, until))
+
+    def advance_to(self, state: EngineState, until: int) -> None:
+        self.sync(state)
+        if until > state.tick:
+            ahead = KernelState.of(state)
+            run_chunk(self.arrays, ahead, self.heun, until - state.tick, record=False)
+            ahead.write_to(state)
+
+    def sync(self, state: EngineState) -> None:
+        rows, ahead = self._rows, self._ahead
+        if rows is None or ahead is None:
+            return
+        target = rows.start + self._pos
+        if target == ahead.tick:
+            ahead.write_to(state)
+            self._rows = self._ahead = None
+        elif target > state.tick:
+            here = KernelState.of(state)
+            run_chunk(self.arrays, here, self.heun, target - state.tick, record=False)
+            here.write_to(state)
