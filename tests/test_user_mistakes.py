@@ -65,7 +65,7 @@ WRONG = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     argument=st.sampled_from(
         [

@@ -20,15 +20,22 @@ import pydantic
 
 from kairos.errors import Issue, ValidationError
 
-__all__ = ["Arguments", "describe", "from_pydantic"]
+__all__ = ["Arguments", "describe", "from_pydantic", "show_int"]
 
 
 def describe(value: object) -> str:
     """A short, safe description of a wrong value for a message: ``'30' (str)``."""
-    text = repr(value)
+    text = show_int(value) if isinstance(value, int) else repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({type(value).__name__})"
+
+
+def show_int(value: int) -> str:
+    """An integer for a message; one too long to print by its size."""
+    if value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    return repr(value)
 
 
 class Arguments:
@@ -57,7 +64,7 @@ class Arguments:
             self.add(name, f"must be an integer{_bounds(minimum, maximum)}, got {describe(value)}")
             return minimum if minimum is not None else 0
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            self.add(name, f"must be an integer{_bounds(minimum, maximum)}, got {value}")
+            self.add(name, f"must be an integer{_bounds(minimum, maximum)}, got {show_int(value)}")
         return value
 
     def number(
@@ -84,7 +91,10 @@ class Arguments:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.add(name, f"must be a number{rule}{alternative}, got {describe(value)}")
             return None
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float
+            number = math.inf
         if (
             not math.isfinite(number)
             or (above is not None and not number > above)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import httpx
 import pydantic
 from pydantic import TypeAdapter
 
@@ -145,8 +146,10 @@ def _check_fields(args: Arguments, values: dict[str, Any]) -> None:
         url = args.string("url", values["url"], none=False)
         if url is not None and not url.startswith(("http://", "https://")):
             args.add("url", f"must start with http:// or https://, got {url!r}")
-        elif url is not None and not url.split("://", 1)[1].split("/", 1)[0]:
-            args.add("url", f"has no host: {url!r}")
+        elif url is not None:
+            problem = _url_problem(url)
+            if problem:
+                args.add("url", f"{problem}: {url!r}")
     if "api_key" in values:
         args.header_value("api_key", values["api_key"])
     if "timeout" in values:
@@ -175,3 +178,18 @@ def _check_fields(args: Arguments, values: dict[str, Any]) -> None:
         values["default_headers"] = args.headers("default_headers", values["default_headers"])
     if "policy" in values and not isinstance(values["policy"], RetryPolicy):
         args.add("policy", f"must be a RetryPolicy, got {describe(values['policy'])}")
+
+
+def _url_problem(url: str) -> str | None:
+    """What is wrong with an http(s) URL, or None."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"is not a valid URL ({exc})"
+    if not parsed.host:
+        return "has no host"
+    if any(char.isspace() for char in url):
+        return "contains whitespace"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"has an invalid port {parsed.port}"
+    return None

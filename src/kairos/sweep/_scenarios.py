@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kairos import engine
-from kairos._arguments import Arguments, describe
+from kairos._arguments import Arguments, describe, show_int
 from kairos.domains.ai_safety import AISafetyScenario
 from kairos.errors import Issue, ValidationError
 from kairos_api import Scenario
@@ -29,7 +29,8 @@ def check_ticks(args: Arguments, ticks: object, max_ticks: object) -> int:
     if limit is not None and count > limit and not args.issues:
         args.add(
             "ticks",
-            f"{count} ticks per run is more than the limit of {limit} (the reference server's "
+            f"{show_int(count)} ticks per run is more than the limit of {limit} (the reference "
+            "server's "
             "default); pass max_ticks=N (or max_ticks=None) to allow longer runs",
         )
     return count
