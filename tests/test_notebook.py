@@ -119,24 +119,9 @@ def test_it_runs_without_errors(executed: nbformat.NotebookNode) -> None:
     )
 
 
-# Issue 11 ("A clean stderr") removes this warning of the embedded server's worker launch in
-# its own change, with its own subprocess test; until that change is merged here, it is the one
-# line tolerated. Delete this allowance once it has landed: nothing else may appear.
-_WORKER_LAUNCH_WARNING = (
-    "RuntimeWarning: 'kairos.server._worker' found in sys.modules after import of package "
-    "'kairos.server'"
-)
-
-
-def _unexpected(text: str) -> str:
-    return "".join(
-        line for line in text.splitlines(keepends=True) if _WORKER_LAUNCH_WARNING not in line
-    )
-
-
 def test_stderr_stays_empty(executed: nbformat.NotebookNode) -> None:
     stderr = [
-        (index, _unexpected(output["text"]))
+        (index, output["text"])
         for index, output in _outputs(executed)
         if output["output_type"] == "stream" and output["name"] == "stderr"
     ]

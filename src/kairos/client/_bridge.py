@@ -5,6 +5,11 @@ they run the async one on a daemon thread's event loop and hand items over throu
 Credits (a semaphore released as the consumer takes items) bound what sits in the hand-over,
 so a slow consumer holds at most ``bound`` items here, and the subscription's own bounded queue
 then slows the socket: memory stays constant.
+
+A consumer that leaves (``break`` and garbage collection, ``close()``, an exception such as
+KeyboardInterrupt) closes the async iterator on the loop and waits for that to finish, so its
+subscription is stopped before the consumer goes on. The loop itself is stopped as
+``asyncio.run`` stops one: remaining tasks are cancelled and awaited, async generators closed.
 """
 
 from __future__ import annotations
@@ -13,12 +18,23 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncGenerator, Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["LoopThread"]
+from kairos.errors import APIConnectionError
+
+__all__ = ["BridgedIterator", "LoopThread"]
 
 T = TypeVar("T")
+
+CLOSE_WAIT_SECONDS = 15.0
+"""How long leaving a stream waits for it to be stopped (and its own simulation cancelled)."""
+
+
+def client_closed() -> APIConnectionError:
+    """What a stream raises when its client was closed under it."""
+    return APIConnectionError("the KairosClient was closed while this stream was open")
 
 
 class LoopThread:
@@ -31,8 +47,9 @@ class LoopThread:
         self._thread: threading.Thread | None = None
 
     @property
-    def running(self) -> bool:
-        return self._loop is not None
+    def current(self) -> asyncio.AbstractEventLoop | None:
+        """The loop, if it runs."""
+        return self._loop
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -43,7 +60,10 @@ class LoopThread:
                 def serve() -> None:
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
-                    loop.run_forever()
+                    try:
+                        loop.run_forever()
+                    finally:
+                        _finish(loop)
 
                 self._thread = threading.Thread(target=serve, name=self._name, daemon=True)
                 self._thread.start()
@@ -51,48 +71,11 @@ class LoopThread:
                 self._loop = loop
             return self._loop
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the loop and wait for its result (or exception)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop()).result()
-
     def iterate(
         self, factory: Callable[[], AsyncGenerator[T, None]], bound: int = 4
-    ) -> Iterator[T]:
-        """Iterate, from this thread, the async generator ``factory()`` run on the loop.
-
-        Leaving the loop early (``break``, an exception, garbage collection) closes the async
-        generator on the loop, so its subscription is stopped.
-        """
-        loop = self.loop()
-        handover: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        credits = asyncio.Semaphore(bound)
-
-        async def pump() -> None:
-            agen = factory()
-            try:
-                async for item in agen:
-                    await credits.acquire()
-                    handover.put(("item", item))
-                handover.put(("end", None))
-            except BaseException as exc:
-                handover.put(("error", exc))
-                raise
-            finally:
-                await agen.aclose()
-
-        future = asyncio.run_coroutine_threadsafe(pump(), loop)
-        try:
-            while True:
-                kind, value = handover.get()
-                if kind == "item":
-                    loop.call_soon_threadsafe(credits.release)
-                    yield cast(T, value)
-                elif kind == "end":
-                    return
-                else:
-                    raise cast(BaseException, value)
-        finally:
-            future.cancel()
+    ) -> BridgedIterator[T]:
+        """Iterate, from this thread, the async generator ``factory()`` run on the loop."""
+        return BridgedIterator(self.loop(), factory, bound)
 
     def stop(self, final: Coroutine[Any, Any, None] | None = None) -> None:
         """Run ``final`` (closing what lives on the loop), then stop the loop and its thread."""
@@ -104,10 +87,127 @@ class LoopThread:
                 final.close()
             return
         if final is not None and thread is not None and thread.is_alive():
-            with contextlib.suppress(Exception):  # closing must not fail
-                asyncio.run_coroutine_threadsafe(final, loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
+            future = asyncio.run_coroutine_threadsafe(final, loop)
+            if thread is not threading.current_thread():
+                with contextlib.suppress(Exception):  # closing must not fail
+                    future.result(timeout=30)
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.stop)
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=10)
-        if not loop.is_running():
-            loop.close()
+            thread.join(timeout=30)
+
+
+def _finish(loop: asyncio.AbstractEventLoop) -> None:
+    """After the loop stopped: cancel and await what is left, close generators, close it."""
+    try:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
+
+
+class BridgedIterator(Generic[T]):
+    """A blocking iterator over an async generator that runs on another thread's loop.
+
+    ``close()`` (also on garbage collection) stops the async generator and waits, bounded,
+    until it has finished; from the loop's own thread it only asks it to stop.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        factory: Callable[[], AsyncGenerator[T, None]],
+        bound: int,
+    ) -> None:
+        self._loop = loop
+        self._handover: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._finished = threading.Event()
+        self._done = False
+        handover, finished = self._handover, self._finished
+        credits = asyncio.Semaphore(bound)
+        self._credits = credits
+        # The pump must not refer to ``self``: the iterator is closed when it is collected.
+        task: list[asyncio.Task[Any] | None] = [None]
+        self._task = task
+
+        async def pump() -> None:
+            task[0] = asyncio.current_task()
+            agen = factory()
+            try:
+                async for item in agen:
+                    await credits.acquire()
+                    handover.put(("item", item))
+                handover.put(("end", None))
+            except asyncio.CancelledError:
+                handover.put(("error", client_closed()))
+                raise
+            except BaseException as exc:  # handed to the consumer, raised there
+                handover.put(("error", exc))
+            finally:
+                try:
+                    await agen.aclose()
+                finally:
+                    finished.set()
+
+        def ended(_: Future[None]) -> None:
+            # Also when the task was cancelled before it ever ran: never leave the consumer
+            # waiting for an item that cannot come.
+            handover.put(("error", client_closed()))
+            finished.set()
+
+        self._future = asyncio.run_coroutine_threadsafe(pump(), loop)
+        self._future.add_done_callback(ended)
+
+    def __iter__(self) -> BridgedIterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        try:
+            kind, value = self._handover.get()
+        except BaseException:
+            self.close()
+            raise
+        if kind == "item":
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the next get() ends
+                self._loop.call_soon_threadsafe(self._credits.release)
+            return cast(T, value)
+        self._done = True
+        if kind == "end":
+            raise StopIteration
+        raise cast(BaseException, value)
+
+    def close(self) -> None:
+        """Stop the stream (harmless once it has ended)."""
+        if self._done and self._finished.is_set():
+            return
+        self._done = True
+        if self._finished.is_set():
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._stop)
+        except RuntimeError:  # the loop is closed: nothing runs any more
+            return
+        if not self._on_loop_thread():
+            self._finished.wait(CLOSE_WAIT_SECONDS)
+
+    def _stop(self) -> None:
+        if self._task[0] is not None:
+            self._task[0].cancel()
+        else:  # not started yet
+            self._future.cancel()
+
+    def _on_loop_thread(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # late in interpreter shutdown: nothing to stop
+            self.close()

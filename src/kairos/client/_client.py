@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
@@ -76,7 +77,8 @@ class KairosClient(KairosAPI):
         self._embedded = resolved is None
         if resolved is None:
             settings = settings.replace(url=_embedded.acquire())
-        self._init(settings, Transports(settings), owner=True)
+        on_close = _embedded.release if self._embedded else None
+        self._init(settings, Transports(settings, on_close=on_close), owner=True)
 
     def _init(self, settings: ClientSettings, transports: Transports, *, owner: bool) -> None:
         self._settings = settings
@@ -221,7 +223,9 @@ class KairosClient(KairosAPI):
         )
         collector = Collector(record, out)
         try:
-            for chunk in self._runtime.subscribe(SIMULATION_STREAM, StreamInput(id=record.id)):
+            for chunk in self._runtime.subscribe(
+                SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
+            ):
                 collector.add(chunk.steps)
                 if progress is not None:
                     progress(len(chunk.steps))
@@ -292,7 +296,7 @@ class KairosClient(KairosAPI):
         collector = Collector(record, out)
         try:
             async for chunk in self._runtime.asubscribe(
-                SIMULATION_STREAM, StreamInput(id=record.id)
+                SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
             ):
                 collector.add(chunk.steps)
                 if progress is not None:
@@ -316,9 +320,13 @@ class KairosClient(KairosAPI):
 
         The scenario is checked now (``ValidationError`` before any I/O); the simulation is
         created when iteration starts. Every tick arrives exactly once and in order, across
-        lost connections, or a typed error is raised. Leaving the loop early stops the stream
-        (the simulation itself keeps running on the server; cancel it with
-        ``client.simulation.cancel(id=...)`` if it should not).
+        lost connections, or a typed error is raised.
+
+        Leaving before the last step abandons the run: ``break`` (once the iterator is
+        collected), ``close()`` on the iterator, an exception such as KeyboardInterrupt, or
+        closing the client stop the stream and cancel the simulation this call created, quietly
+        (stream a simulation you created yourself with ``client.simulation.stream`` to keep it
+        running when you leave). Closing the iterator waits until that is done.
         """
         model = check_run(scenario, ticks)
         request = create_input(model, ticks, engine_version, organization_id, idempotency_key)
@@ -328,9 +336,15 @@ class KairosClient(KairosAPI):
                 SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
             )
             last = 0
-            for chunk in self._runtime.subscribe(SIMULATION_STREAM, StreamInput(id=record.id)):
-                yield from chunk.steps
-                last = chunk.steps[-1].t
+            chunks = self._runtime.subscribe(
+                SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
+            )
+            try:
+                for chunk in chunks:
+                    yield from chunk.steps
+                    last = chunk.steps[-1].t
+            finally:
+                chunks.close()
             check_complete(record, last)
 
         return steps()
@@ -345,7 +359,10 @@ class KairosClient(KairosAPI):
         idempotency_key: str | None = None,
         retry_create_on_connection_error: bool | None = None,
     ) -> AsyncIterator[TraceStep]:
-        """The async twin of :meth:`stream_run` (``async for step in client.astream_run(...)``)."""
+        """The async twin of :meth:`stream_run` (``async for step in client.astream_run(...)``).
+
+        It is abandoned as :meth:`stream_run` is: ``aclose()``, collection after ``break``,
+        cancelling the task that iterates it, or closing the client."""
         model = check_run(scenario, ticks)
         request = create_input(model, ticks, engine_version, organization_id, idempotency_key)
 
@@ -354,12 +371,14 @@ class KairosClient(KairosAPI):
                 SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
             )
             last = 0
-            async for chunk in self._runtime.asubscribe(
-                SIMULATION_STREAM, StreamInput(id=record.id)
-            ):
-                for step in chunk.steps:
-                    yield step
-                last = chunk.steps[-1].t
+            chunks = self._runtime.asubscribe(
+                SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
+            )
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    for step in chunk.steps:
+                        yield step
+                    last = chunk.steps[-1].t
             check_complete(record, last)
 
         return steps()
@@ -373,8 +392,6 @@ class KairosClient(KairosAPI):
             return
         self._closed = True
         self._transports.close()
-        if self._embedded:
-            _embedded.release()
 
     async def aclose(self) -> None:
         """Close this event loop's connections, then everything :meth:`close` closes."""

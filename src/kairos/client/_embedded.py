@@ -4,17 +4,18 @@ One server is shared by every client of the process that uses the default (a scr
 makes several clients does not start several servers and worker pools). It runs on a free
 127.0.0.1 port with SQLite in a temporary directory, no API key, no rate limit (it serves this
 process only) and one worker per core; it stops when its last client closes, or at interpreter
-exit for clients never closed.
+exit for clients never closed (after those clients are closed: :mod:`._exit`).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import tempfile
 import threading
 from pathlib import Path
+
+from ._exit import SERVER, at_exit
 
 __all__ = ["acquire", "release"]
 
@@ -45,7 +46,7 @@ def acquire() -> str:
             url = server.start()
             _server = server
             if not _registered:
-                atexit.register(_shutdown)
+                at_exit(SERVER, _shutdown)
                 _registered = True
             log.info(
                 "No url given and KAIROS_URL is not set: started the embedded KAIROS reference "

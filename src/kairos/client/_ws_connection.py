@@ -334,3 +334,12 @@ class WSConnection:
         if ws is not None:
             with contextlib.suppress(Exception):
                 await ws.close()
+
+    def abort(self) -> None:
+        """Cut the socket at once, sending nothing (its loop is ending)."""
+        self.closed = True
+        ws, self.ws = self.ws, None
+        for task in list(self._tasks):
+            task.cancel()
+        if ws is not None:
+            ws.transport.abort()

@@ -17,7 +17,7 @@ last event (possibly waiting for room) is queued before anything from the new on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,9 +59,18 @@ async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
 class SubscriptionHandle:
     """A subscription the manager keeps alive across sockets until its consumer stops."""
 
-    def __init__(self, path: str, input: object, last_event_id: str | None) -> None:
+    def __init__(
+        self,
+        path: str,
+        input: object,
+        last_event_id: str | None,
+        on_abandon: Callable[[], Coroutine[Any, Any, object]] | None = None,
+    ) -> None:
         self.path = path
         self.input = input
+        self.on_abandon = on_abandon
+        """Run once when the consumer leaves before the end (cancels what the stream owns)."""
+        self.released = False
         self.last_event_id = last_event_id
         self.request_id: RequestId | None = None
         self.connection: WSConnection | None = None
@@ -119,3 +128,8 @@ class SubscriptionHandle:
     async def deliver_error(self, error: KairosError) -> None:
         self.done = True
         await self._put(Item("error", error=error))
+
+    def abort(self, error: KairosError) -> None:
+        """End the stream now with ``error`` (not waiting for a delivery that waits for room)."""
+        self.done = True
+        self.queue.put_nowait(Item("error", error=error))

@@ -52,8 +52,14 @@ class Notifier:
                     del self._waiters[simulation_id]
 
 
+WORKER_COMMAND = "import sys; from kairos.server._worker import main; sys.exit(main(sys.argv[1:]))"
+"""What a worker process runs (``python -c``). Not ``-m kairos.server._worker``: runpy would
+import the package ``kairos.server`` first, which imports ``_worker`` (through this module), and
+then warn on stderr that it runs a module already imported."""
+
+
 class WorkerPool:
-    """``size`` worker processes (``python -m kairos.server._worker``) fed from one queue."""
+    """``size`` worker processes (``python -c WORKER_COMMAND DB_PATH``) fed from one queue."""
 
     def __init__(
         self,
@@ -109,8 +115,8 @@ class WorkerPool:
     async def _spawn(self) -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
             self._python,
-            "-m",
-            "kairos.server._worker",
+            "-c",
+            WORKER_COMMAND,
             str(self._store.path),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

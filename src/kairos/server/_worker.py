@@ -1,4 +1,4 @@
-"""The worker process: ``python -m kairos.server._worker DB_PATH``.
+"""The worker process: :func:`main` with ``DB_PATH`` (started by the pool with ``python -c``).
 
 It reads one simulation id per line on stdin, runs it with :func:`execute`, and reports on
 stdout, one line per message: ``progress <id> <tick>`` after each stored chunk and
@@ -41,7 +41,7 @@ def die_with_parent() -> bool:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m kairos.server._worker DB_PATH", file=sys.stderr)
+        print("usage: a KAIROS worker takes one argument, DB_PATH", file=sys.stderr)
         return 2
     if not die_with_parent():
         return 1  # the server died while this worker was starting
