@@ -57,6 +57,7 @@ __all__ = [
     "InternalServerError",
     "Issue",
     "KairosError",
+    "MissingDependencyError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -132,6 +133,16 @@ def _issues(items: Iterable[Issue | tuple[str, str]]) -> tuple[Issue, ...]:
 def _describe_issues(issues: tuple[Issue, ...]) -> str:
     lines = [f"  - {issue.path or '(input)'}: {issue.message}" for issue in issues]
     return "\n".join(lines)
+
+
+class MissingDependencyError(KairosError, ImportError):
+    """A feature needs a package that is not installed; the message names the extra to install
+    (``pip install "kairos-sdk[plotting]"``). Also an ``ImportError``, as code may expect."""
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        super().__init__(f'{feature} needs {package}: pip install "kairos-sdk[{extra}]"')
+        self.package = package
+        self.extra = extra
 
 
 class ValidationError(KairosError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from kairos.errors import MissingDependencyError
 from kairos.trace._base import TraceQueries
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError('plotting needs matplotlib: pip install "kairos-sdk[plotting]"') from None
+        raise MissingDependencyError("plotting", "matplotlib", "plotting") from None
     return plt
 
 

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kairos import engine
-from kairos.errors import EngineVersionError
+from kairos.errors import EngineVersionError, MissingDependencyError
 
 from ._progress import Progress
 from ._worker import FIRST_LOSS_KEY, summarize_chunk
@@ -102,7 +102,7 @@ def run_dask(
     try:
         from distributed import Client, as_completed
     except ImportError:  # pragma: no cover - an executor implies distributed is installed
-        raise ImportError('executor= needs Dask: pip install "kairos-sdk[distributed]"') from None
+        raise MissingDependencyError("executor=", "Dask", "distributed") from None
     if not isinstance(executor, Client):
         raise TypeError(
             f"executor must be a dask.distributed.Client, got {type(executor).__name__}"

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
-from kairos.errors import Issue, ValidationError
+from kairos.errors import Issue, MissingDependencyError, ValidationError
 
 from ._flips import (
     GridThreshold,
@@ -74,9 +74,7 @@ class SweepResult(Sequence[SweepRow]):
         try:
             import pandas as pd
         except ImportError:
-            raise ImportError(
-                'SweepResult.to_pandas() needs pandas: pip install "kairos-sdk[dataframe]"'
-            ) from None
+            raise MissingDependencyError("SweepResult.to_pandas()", "pandas", "dataframe") from None
         frame = pd.DataFrame.from_records(self.to_dicts())
         if "first_basin_loss_tick" in frame:
             frame["first_basin_loss_tick"] = frame["first_basin_loss_tick"].astype("Int64")

@@ -16,7 +16,13 @@ the file after its last complete step. Details in :mod:`kairos.trace._jsonl`.
 from kairos_api import AgentState, BasinLoss, GhostBranch, PhaseTransition, TraceStep
 
 from ._base import AgentTrace
-from ._jsonl import FORMAT, FORMAT_VERSION, TraceFileError, TruncatedTraceError
+from ._jsonl import (
+    FORMAT,
+    FORMAT_VERSION,
+    TraceFileAccessError,
+    TraceFileError,
+    TruncatedTraceError,
+)
 from ._lazy import INDEX_STRIDE, LazyTrace, LazyTraceWriter
 from ._memory import Trace
 from ._metadata import TraceMetadata
@@ -33,6 +39,7 @@ __all__ = [
     "LazyTraceWriter",
     "PhaseTransition",
     "Trace",
+    "TraceFileAccessError",
     "TraceFileError",
     "TraceMetadata",
     "TraceStep",

@@ -16,6 +16,7 @@ converted in bounded memory. pyarrow and pandas are imported on first use only.
 
 from __future__ import annotations
 
+import errno
 import html
 import json
 import os
@@ -23,9 +24,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from kairos.errors import MissingDependencyError
 from kairos_api import AgentState, OversightState, TraceStep
 
-from ._jsonl import StrPath, TraceFileError, canonical_json, step_wire
+from ._jsonl import (
+    StrPath,
+    TraceFileAccessError,
+    TraceFileError,
+    canonical_json,
+    open_trace_file,
+    step_wire,
+)
 from ._metadata import TraceMetadata
 
 if TYPE_CHECKING:
@@ -51,9 +60,7 @@ def _pyarrow() -> Any:
         import pyarrow as pa  # type: ignore[import-untyped]
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
     except ImportError:
-        raise ImportError(
-            'trace tables need pyarrow: pip install "kairos-sdk[dataframe]"'
-        ) from None
+        raise MissingDependencyError("trace tables", "pyarrow", "dataframe") from None
     return pa, pq
 
 
@@ -161,9 +168,7 @@ def to_pandas(steps: Iterable[TraceStep], layout: Layout, metadata: TraceMetadat
     try:
         import pandas  # noqa: F401
     except ImportError:
-        raise ImportError(
-            'Trace.to_pandas() needs pandas: pip install "kairos-sdk[dataframe]"'
-        ) from None
+        raise MissingDependencyError("Trace.to_pandas()", "pandas", "dataframe") from None
     frame = to_table(steps, layout, metadata).to_pandas()
     frame.attrs["metadata"] = metadata.to_wire()
     return frame
@@ -181,8 +186,9 @@ def write_parquet(
     unless ``overwrite`` (as for ``to_jsonl``)."""
     _, pq = _pyarrow()
     if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"{os.fspath(path)} exists; pass overwrite=True to replace it")
+        raise TraceFileAccessError(path, FileExistsError(errno.EEXIST, "File exists"))
     schema = layout.schema(metadata)
+    open_trace_file(path, "wb").close()  # a missing directory or no permission, as for JSONL
     with pq.ParquetWriter(os.fspath(path), schema) as writer:
         for chunk in _chunks(steps):
             writer.write_batch(layout.batch(chunk, schema))
@@ -192,6 +198,7 @@ def read_parquet(path: StrPath) -> tuple[TraceMetadata, Iterator[TraceStep]]:
     """The metadata of a trace Parquet file and an iterator over its steps (read by row
     group). Raises ``TraceFileError`` for a file that is not a KAIROS trace table."""
     _, pq = _pyarrow()
+    open_trace_file(path, "rb").close()  # missing, a directory, no permission
     try:
         handle = pq.ParquetFile(os.fspath(path))
     except (OSError, ValueError) as exc:

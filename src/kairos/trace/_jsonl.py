@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pydantic
 
@@ -47,6 +47,30 @@ class TraceFileError(KairosError, ValueError):
         self.line = line
         where = f"{self.path}, line {line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+
+class TraceFileAccessError(TraceFileError, OSError):
+    """A trace file cannot be opened, read or written: missing, a directory, no permission,
+    or (when writing without ``overwrite``) already there. Also an ``OSError``; ``errno`` is
+    the operating system's."""
+
+    def __init__(self, path: StrPath, exc: OSError) -> None:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileExistsError):
+            reason = "the file exists; pass overwrite=True to replace it"
+        super().__init__(path, reason)
+        self.errno = exc.errno
+        self.strerror = exc.strerror
+        self.filename = self.path
+
+
+def open_trace_file(path: StrPath, mode: str) -> BinaryIO:
+    """``open(path, mode)`` for a trace file (binary modes), with failures as
+    :class:`TraceFileAccessError`."""
+    try:
+        return cast(BinaryIO, open(path, mode))
+    except OSError as exc:
+        raise TraceFileAccessError(path, exc) from None
 
 
 class TruncatedTraceError(TraceFileError):
@@ -131,7 +155,7 @@ def decode_step(path: StrPath, line: bytes, lineno: int) -> TraceStep:
 
 def read_header(path: StrPath) -> tuple[TraceMetadata, int]:
     """The file's metadata and the byte offset of its first step line."""
-    with open(path, "rb") as handle:
+    with open_trace_file(path, "rb") as handle:
         header = handle.readline()
     return decode_header(path, header), len(header)
 
@@ -151,7 +175,7 @@ def iter_steps(
     number of steps read. A cut-short last line raises :class:`TruncatedTraceError` unless
     ``recover`` is true, in which case it ends the iteration.
     """
-    with open(path, "rb") as handle:
+    with open_trace_file(path, "rb") as handle:
         handle.seek(start)
         offset = start
         last_tick: int | None = None

@@ -17,6 +17,7 @@ from ._jsonl import (
     encode_header,
     encode_step,
     iter_steps,
+    open_trace_file,
     read_header,
 )
 from ._memory import Trace
@@ -121,7 +122,7 @@ class LazyTrace(TraceQueries):
         if limit <= 0:
             return
         slot = position // INDEX_STRIDE
-        with open(self.path, "rb") as handle:
+        with open_trace_file(self.path, "rb") as handle:
             handle.seek(self._index[slot])
             for _ in range(position - slot * INDEX_STRIDE):
                 handle.readline()
@@ -154,7 +155,7 @@ class LazyTraceWriter:
         self.metadata = metadata
         self._summary = TraceSummary()
         self._index: array[int] = array("q")
-        self._handle: BinaryIO | None = open(self.path, "wb" if overwrite else "xb")  # noqa: SIM115
+        self._handle: BinaryIO | None = open_trace_file(self.path, "wb" if overwrite else "xb")
         header = encode_header(metadata)
         self._handle.write(header)
         self._offset = len(header)
@@ -169,7 +170,7 @@ class LazyTraceWriter:
         writer.metadata = metadata
         writer._summary = summary
         writer._index = index
-        writer._handle = open(writer.path, "r+b")  # noqa: SIM115
+        writer._handle = open_trace_file(writer.path, "r+b")
         writer._handle.truncate(end)
         writer._handle.seek(end)
         writer._offset = end

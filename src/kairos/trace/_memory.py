@@ -8,7 +8,7 @@ from typing import Any
 from kairos_api import TraceStep
 
 from ._base import TraceQueries
-from ._jsonl import StrPath, encode_header, encode_step, iter_steps, read_header
+from ._jsonl import StrPath, encode_header, encode_step, iter_steps, open_trace_file, read_header
 from ._metadata import TraceMetadata
 from ._summary import TraceSummary
 
@@ -90,7 +90,7 @@ class Trace(TraceQueries):
     def to_jsonl(self, path: StrPath, *, overwrite: bool = False) -> None:
         """Write the trace in the trace file format (readable by :meth:`from_jsonl` and
         ``LazyTrace.open``). An existing file is an error unless ``overwrite`` is true."""
-        with open(path, "wb" if overwrite else "xb") as handle:
+        with open_trace_file(path, "wb" if overwrite else "xb") as handle:
             handle.write(encode_header(self.metadata))
             for step in self._steps:
                 handle.write(encode_step(step))
