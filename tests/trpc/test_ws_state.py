@@ -126,8 +126,9 @@ def test_a_lost_socket_fails_calls_but_keeps_subscriptions() -> None:
     call_id, _ = session.call("query", "greet")
     sub, _ = session.subscribe("count", {"from": 1})
     session.receive(encode_started(sub.id))
-    failed = session.connection_lost()
-    assert [c.id for c in failed] == [call_id]
+    assert [c.id for c in session.pending_calls] == [call_id]
+    session.connection_lost()
+    assert session.pending_calls == []
     assert session.subscriptions == [sub] and not sub.started
 
 

@@ -187,16 +187,12 @@ class ClientSession:
             del self._subscriptions[id]
         return event
 
-    def connection_lost(self) -> list[PendingCall]:
-        """The socket is gone: the queries and mutations that failed with it.
-
-        Subscriptions are kept for :meth:`resubscribe` on the next socket.
-        """
-        failed = list(self._calls.values())
+    def connection_lost(self) -> None:
+        """The socket is gone: its queries and mutations are forgotten (they failed with it);
+        subscriptions are kept for :meth:`resubscribe` on the next socket."""
         self._calls.clear()
         for subscription in self._subscriptions.values():
             subscription.started = False
-        return failed
 
     def resubscribe(self) -> list[tuple[int, Subscription, str]]:
         """Move every kept subscription to a new id: ``(old_id, subscription, frame)`` each."""

@@ -6,6 +6,10 @@ Credits (a semaphore released as the consumer takes items) bound what sits in th
 so a slow consumer holds at most ``bound`` items here, and the subscription's own bounded queue
 then slows the socket: memory stays constant.
 
+There is one such loop thread per process (:func:`shared_loop`), started on first use: every
+client's sync API and blocking sweeps run on it, and it is stopped at interpreter exit, after
+the clients left open are closed.
+
 A consumer that leaves (``break`` and garbage collection, ``close()``, an exception such as
 KeyboardInterrupt) closes the async iterator on the loop and waits for that to finish, so its
 subscription is stopped before the consumer goes on. The loop itself is stopped as
@@ -24,7 +28,9 @@ from typing import Any, Generic, TypeVar, cast
 
 from kairos.errors import APIConnectionError
 
-__all__ = ["BridgedIterator", "LoopThread"]
+from ._exit import LOOP, at_exit
+
+__all__ = ["BridgedIterator", "LoopThread", "shared_loop"]
 
 T = TypeVar("T")
 
@@ -77,24 +83,46 @@ class LoopThread:
         """Iterate, from this thread, the async generator ``factory()`` run on the loop."""
         return BridgedIterator(self.loop(), factory, bound)
 
-    def stop(self, final: Coroutine[Any, Any, None] | None = None) -> None:
-        """Run ``final`` (closing what lives on the loop), then stop the loop and its thread."""
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and wait for its result; an interrupt (Ctrl-C) while waiting
+        cancels it."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop())
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    @property
+    def on_its_thread(self) -> bool:
+        """Whether the caller runs on the loop's thread (it must not wait for the loop)."""
+        return self._thread is threading.current_thread()
+
+    def stop(self) -> None:
+        """Stop the loop and its thread (what is left on it is cancelled and awaited)."""
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
         if loop is None:
-            if final is not None:
-                final.close()
             return
-        if final is not None and thread is not None and thread.is_alive():
-            future = asyncio.run_coroutine_threadsafe(final, loop)
-            if thread is not threading.current_thread():
-                with contextlib.suppress(Exception):  # closing must not fail
-                    future.result(timeout=30)
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(loop.stop)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
+
+
+_shared: LoopThread | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_loop() -> LoopThread:
+    """The process's one loop thread for blocking code (stopped at interpreter exit)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = LoopThread("kairos-loop")
+            at_exit(LOOP, _shared.stop)
+        return _shared
 
 
 def _finish(loop: asyncio.AbstractEventLoop) -> None:

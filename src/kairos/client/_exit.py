@@ -16,11 +16,13 @@ import contextlib
 import threading
 from collections.abc import Callable
 
-__all__ = ["CLIENTS", "SERVER", "at_exit"]
+__all__ = ["CLIENTS", "LOOP", "SERVER", "at_exit"]
 
 CLIENTS = 0
 """Close open clients first,"""
-SERVER = 1
+LOOP = 1
+"""then stop the sync API's event-loop thread,"""
+SERVER = 2
 """then stop the embedded server they used."""
 
 _lock = threading.Lock()

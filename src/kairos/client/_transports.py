@@ -22,7 +22,7 @@ import httpx
 from kairos_api import SimulationIdInput
 from kairos_api.procedures import SIMULATION_CANCEL
 
-from ._bridge import LoopThread
+from ._bridge import shared_loop
 from ._exit import CLIENTS, at_exit
 from ._http import HTTP_LIMITS, drive_sync
 from ._machine import call_machine
@@ -131,8 +131,9 @@ class Transports:
         self._held.cancelled(simulation_id)
 
     def close(self) -> None:
-        """Close everything: the sync client, the background loop, and other loops' resources
-        (scheduled on those loops when they still run); then ``on_close``."""
+        """Close everything: the sync client, what it holds on the shared loop thread, and
+        other loops' resources (scheduled on those loops when they still run); then
+        ``on_close``."""
         self._finalizer()
 
 
@@ -141,7 +142,7 @@ class _Held:
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
-        self.bridge = LoopThread()
+        self.bridge = shared_loop()
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopResources] = (
@@ -239,7 +240,11 @@ class _Held:
                 with contextlib.suppress(RuntimeError):
                     asyncio.run_coroutine_threadsafe(resources.aclose(), loop)
         bridged = next((r for lp, r in loops if lp is bridge_loop), None)
-        self.bridge.stop(bridged.aclose() if bridged is not None else None)
+        if bridged is not None and bridge_loop is not None:
+            with contextlib.suppress(Exception):  # closing must not fail
+                done = asyncio.run_coroutine_threadsafe(bridged.aclose(), bridge_loop)
+                if not self.bridge.on_its_thread:
+                    done.result(timeout=30)
         if self._abandoned:
             if http is None:
                 http = self._new_http()

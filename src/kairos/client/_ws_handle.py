@@ -63,7 +63,6 @@ class SubscriptionHandle:
         self,
         path: str,
         input: object,
-        last_event_id: str | None,
         on_abandon: Callable[[], Coroutine[Any, Any, object]] | None = None,
     ) -> None:
         self.path = path
@@ -71,7 +70,7 @@ class SubscriptionHandle:
         self.on_abandon = on_abandon
         """Run once when the consumer leaves before the end (cancels what the stream owns)."""
         self.released = False
-        self.last_event_id = last_event_id
+        self.last_event_id: str | None = None  # the last tracked event queued
         self.request_id: RequestId | None = None
         self.connection: WSConnection | None = None
         self.retries = 0

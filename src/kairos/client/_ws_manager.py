@@ -59,13 +59,12 @@ class WSManager:
         path: str,
         input: object,
         *,
-        last_event_id: str | None = None,
         on_abandon: Callable[[], Coroutine[Any, Any, object]] | None = None,
     ) -> SubscriptionHandle:
         """Start a subscription on a connection with room (opening one if needed)."""
         if self._closed:
             raise RuntimeError("the client is closed")
-        handle = SubscriptionHandle(path, input, last_event_id, on_abandon)
+        handle = SubscriptionHandle(path, input, on_abandon)
         self._live.add(handle)
         try:
             await self._place(handle)
