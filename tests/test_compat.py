@@ -93,7 +93,7 @@ def test_a_served_run_over_http_and_websocket(server: ServerThread, tmp_path: Pa
 def test_the_guarded_protocol_answers_bad_requests_and_closes_idle_headers(
     server: ServerThread,
 ) -> None:
-    # server/_protocol.py subclasses uvicorn's HTTP protocols; these are its two behaviours.
+    # server/_header_timeout.py subclasses uvicorn's HTTP protocols; these are its two behaviours.
     with socket.create_connection(("127.0.0.1", server.port or 0), timeout=30) as sock:
         sock.sendall(b"NOT A REQUEST\r\n\r\n")
         answer = b""

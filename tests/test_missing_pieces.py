@@ -27,9 +27,9 @@ def trace() -> Trace:
 def test_reading_a_missing_trace_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     for read in (Trace.from_jsonl, LazyTrace.open):
-        with pytest.raises(TraceFileAccessError) as info:
+        with pytest.raises(FileNotFoundError) as info:
             read(missing)
-        assert isinstance(info.value, KairosError) and isinstance(info.value, OSError)
+        assert isinstance(info.value, TraceFileAccessError) and isinstance(info.value, KairosError)
         assert str(missing) in str(info.value) and "No such file" in str(info.value)
 
 

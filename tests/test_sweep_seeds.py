@@ -10,7 +10,7 @@ import pytest
 
 from kairos.errors import KairosError, ValidationError
 from kairos.sweep import ThresholdSpread, find_threshold, summarize_chunk, sweep
-from kairos.sweep._worker import PROGRESS_TICKS
+from kairos.sweep._chunk import PROGRESS_TICKS
 
 from .test_sweep import model_build
 

@@ -24,7 +24,7 @@ import pytest
 from kairos import engine
 from kairos.client import KairosClient
 from kairos.errors import KairosError
-from kairos.server._runner import execute
+from kairos.server._execute import execute
 from kairos.server._storage import NewSimulation, Store, decode_chunk
 
 from .conftest import (

@@ -13,7 +13,7 @@ import websockets
 
 from kairos import engine
 from kairos.server import ServerConfig, ServerThread
-from kairos.server._runner import execute
+from kairos.server._execute import execute
 from kairos.server._storage import NewSimulation, Store
 from tests.server.conftest import SCENARIO, Wire, start_server
 

@@ -8,7 +8,7 @@ import logging
 import sys
 
 from kairos import __version__
-from kairos.cli import _demo, _runs, _serve, _sweep
+from kairos.cli import _cmd_demo, _cmd_run, _cmd_serve, _cmd_sweep
 from kairos.cli._common import CommandError
 from kairos.errors import KairosError, ValidationError
 
@@ -24,10 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kairos-sdk {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _serve.register(commands)
-    _runs.register(commands)
-    _sweep.register(commands)
-    _demo.register(commands)
+    _cmd_serve.register(commands)
+    _cmd_run.register(commands)
+    _cmd_sweep.register(commands)
+    _cmd_demo.register(commands)
     api = commands.add_parser("api", help="list the API's procedures and their Python calls")
     api.set_defaults(handler=_api)
     return parser

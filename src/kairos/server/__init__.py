@@ -6,7 +6,7 @@ for any ASGI server.
 """
 
 from kairos.server._app import Server, create_app
+from kairos.server._background import ServerThread
 from kairos.server._config import ServerConfig, default_db_path
-from kairos.server._embedded import ServerThread
 
 __all__ = ["Server", "ServerConfig", "ServerThread", "create_app", "default_db_path"]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from kairos.server._runner import utc_now
+from kairos.server._execute import utc_now
 from kairos.server._storage import Store
 from kairos.server._worker import PARENT_ENV
 

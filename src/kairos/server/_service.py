@@ -27,8 +27,8 @@ from kairos.server._details import (
     simulation_error,
     validation_error,
 )
+from kairos.server._execute import utc_now
 from kairos.server._pool import Notifier, WorkerPool
-from kairos.server._runner import utc_now
 from kairos.server._storage import IdempotencyConflict, NewSimulation, SimulationRecord, Store
 from kairos_api import models
 

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 
-from kairos.server._runner import execute
+from kairos.server._execute import execute
 from kairos.server._storage import Store
 
 PARENT_ENV = "KAIROS_WORKER_PARENT"

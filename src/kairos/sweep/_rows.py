@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._worker import FIRST_LOSS_KEY
+from ._chunk import FIRST_LOSS_KEY
 
 RESULT_COLUMNS = (
     "scenario",

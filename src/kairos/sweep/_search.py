@@ -11,10 +11,10 @@ from kairos.engine import DEFAULT_MAX_TICKS
 from kairos.errors import Issue, ValidationError
 
 from ._flips import Predicate, has_basin_loss
-from ._paths import AsyncRunner
+from ._modes import SweepClient
 from ._rows import SweepRow
 from ._scenarios import Build, check_ticks
-from ._sweep import BATCH_SIZE, Runner
+from ._sweep import BATCH_SIZE, SweepPlan
 
 if TYPE_CHECKING:
     from distributed import Client as DaskClient
@@ -63,7 +63,7 @@ def find_threshold(
     integer: bool = False,
     points_per_round: int = 1,
     engine_version: str | None = None,
-    client: AsyncRunner | None = None,
+    client: SweepClient | None = None,
     executor: DaskClient | None = None,
     concurrency: int = 16,
     max_ticks: int | None = DEFAULT_MAX_TICKS,
@@ -97,10 +97,10 @@ def find_threshold(
     args.integer("max_evaluations", max_evaluations, minimum=2)
     args.check()
     tol = (1.0 if integer else (high - low) / 1000) if tolerance is None else float(tolerance)
-    runner = Runner.choose(args, engine_version, client, executor, concurrency, BATCH_SIZE)
+    plan = SweepPlan.choose(args, engine_version, client, executor, concurrency, BATCH_SIZE)
 
     def run(values: list[float]) -> list[SweepRow]:
-        return runner.rows(build, [{parameter: v} for v in values], ticks, progress=False)
+        return plan.rows(build, [{parameter: v} for v in values], ticks, progress=False)
 
     lo_value: Any = int(low) if integer else float(low)
     hi_value: Any = int(high) if integer else float(high)
@@ -139,7 +139,7 @@ def find_threshold(
         above=above,
         converged=hi_value - lo_value <= tol,
         tolerance=tol,
-        engine_version=runner.version,
+        engine_version=plan.version,
         evaluations=tuple(evaluations),
     )
 

@@ -10,7 +10,7 @@ from kairos._arguments import Arguments, describe
 from kairos.engine import DEFAULT_MAX_TICKS
 
 from . import _loop
-from ._paths import AsyncRunner, client_version, local_version, run_client, run_dask, run_local
+from ._modes import SweepClient, client_version, local_version, run_client, run_dask, run_local
 from ._points import grid_points, sample_points
 from ._progress import Progress
 from ._result import SweepResult
@@ -27,12 +27,12 @@ keep the progress bar moving and memory small."""
 
 
 @dataclass(frozen=True)
-class Runner:
+class SweepPlan:
     """Where runs happen, with the engine version pinned once for all of them."""
 
     version: str
     path: str
-    client: AsyncRunner | None = None
+    client: SweepClient | None = None
     dask: DaskClient | None = None
     concurrency: int = 16
     batch_size: int = BATCH_SIZE
@@ -42,11 +42,11 @@ class Runner:
         cls,
         args: Arguments,
         engine_version: object,
-        client: AsyncRunner | None,
+        client: SweepClient | None,
         executor: DaskClient | None,
         concurrency: object,
         batch_size: object,
-    ) -> Runner:
+    ) -> SweepPlan:
         """Check where to run (problems go to ``args``, raised before any version is looked
         up) and resolve the engine version once."""
         if client is not None and executor is not None:
@@ -101,7 +101,7 @@ def sweep(
     samples: int | None = None,
     ticks: int,
     engine_version: str | None = None,
-    client: AsyncRunner | None = None,
+    client: SweepClient | None = None,
     executor: DaskClient | None = None,
     concurrency: int = 16,
     progress: bool | None = None,
@@ -153,19 +153,19 @@ def sweep(
         )
     if samples is None and grid is None:
         args.add("grid", "sweep needs grid= (values per parameter, or points) or samples=")
-    runner = Runner.choose(args, engine_version, client, executor, concurrency, batch_size)
+    plan = SweepPlan.choose(args, engine_version, client, executor, concurrency, batch_size)
     if samples is not None:
         points = sample_points(grid, samples, seed)
     else:
         assert grid is not None
         points = grid_points(grid)
-    rows = runner.rows(build, points, ticks, progress)
+    rows = plan.rows(build, points, ticks, progress)
     return SweepResult(
         rows=tuple(rows),
         parameters=tuple(points[0]),
-        engine_version=runner.version,
+        engine_version=plan.version,
         ticks=ticks,
-        path=runner.path,
+        path=plan.path,
         sample_seed=seed if samples is not None else None,
     )
 

@@ -3,7 +3,7 @@
 Both are sequences of the generated :class:`TraceStep` with the same analysis methods
 (``final_phase``, ``mean_stability``, ``phase_transitions``, ``basin_losses``,
 ``ghost_branches``, ``agent_trace(name).state_at(tick)``, ...) and give identical answers for
-the same steps: both fold their steps through one :class:`~kairos.trace._summary.TraceSummary`.
+the same steps: both fold their steps through one :class:`~kairos.trace._aggregates.TraceSummary`.
 
 The trace file (``Trace.to_jsonl``, ``LazyTrace.writer``) is JSON lines: a header
 ``{"format": "kairos.trace", "formatVersion": 1, "metadata": {...}}``, then one step per line in

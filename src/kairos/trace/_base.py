@@ -16,9 +16,9 @@ from kairos_api import (
     TraceStep,
 )
 
+from ._aggregates import TraceSummary
 from ._jsonl import StrPath, encode_step
 from ._metadata import TraceMetadata
-from ._summary import TraceSummary
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]

@@ -29,8 +29,8 @@ from kairos_api import AgentState, OversightState, TraceStep
 
 from ._jsonl import (
     StrPath,
-    TraceFileAccessError,
     TraceFileError,
+    access_error,
     canonical_json,
     open_trace_file,
     step_wire,
@@ -186,7 +186,7 @@ def write_parquet(
     unless ``overwrite`` (as for ``to_jsonl``)."""
     _, pq = _pyarrow()
     if not overwrite and os.path.exists(path):
-        raise TraceFileAccessError(path, FileExistsError(errno.EEXIST, "File exists"))
+        raise access_error(path, FileExistsError(errno.EEXIST, "File exists"))
     schema = layout.schema(metadata)
     open_trace_file(path, "wb").close()  # a missing directory or no permission, as for JSONL
     with pq.ParquetWriter(os.fspath(path), schema) as writer:

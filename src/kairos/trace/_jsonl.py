@@ -64,13 +64,31 @@ class TraceFileAccessError(TraceFileError, OSError):
         self.filename = self.path
 
 
+class TraceFileExistsError(TraceFileAccessError, FileExistsError):
+    """The trace file to write exists and ``overwrite`` was not given."""
+
+
+class TraceFileNotFoundError(TraceFileAccessError, FileNotFoundError):
+    """The trace file, or the directory to write it in, does not exist."""
+
+
+def access_error(path: StrPath, exc: OSError) -> TraceFileAccessError:
+    """``exc`` about ``path`` as a :class:`TraceFileAccessError` that is still the same kind of
+    ``OSError`` (``except FileExistsError`` keeps working)."""
+    if isinstance(exc, FileExistsError):
+        return TraceFileExistsError(path, exc)
+    if isinstance(exc, FileNotFoundError):
+        return TraceFileNotFoundError(path, exc)
+    return TraceFileAccessError(path, exc)
+
+
 def open_trace_file(path: StrPath, mode: str) -> BinaryIO:
     """``open(path, mode)`` for a trace file (binary modes), with failures as
     :class:`TraceFileAccessError`."""
     try:
         return cast(BinaryIO, open(path, mode))
     except OSError as exc:
-        raise TraceFileAccessError(path, exc) from None
+        raise access_error(path, exc) from None
 
 
 class TruncatedTraceError(TraceFileError):

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from kairos_api import TraceStep
 
+from ._aggregates import TraceSummary
 from ._base import TraceQueries
 from ._jsonl import (
     StrPath,
@@ -22,7 +23,6 @@ from ._jsonl import (
 )
 from ._memory import Trace
 from ._metadata import TraceMetadata
-from ._summary import TraceSummary
 
 INDEX_STRIDE = 256
 """One byte offset is kept per this many steps: ``trace[i]`` seeks to the nearest indexed step

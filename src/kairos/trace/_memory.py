@@ -7,10 +7,10 @@ from typing import Any
 
 from kairos_api import TraceStep
 
+from ._aggregates import TraceSummary
 from ._base import TraceQueries
 from ._jsonl import StrPath, encode_header, encode_step, iter_steps, open_trace_file, read_header
 from ._metadata import TraceMetadata
-from ._summary import TraceSummary
 
 
 class Trace(TraceQueries):

@@ -62,7 +62,7 @@ def _demo(args: argparse.Namespace) -> int:
             ticks=TICKS,
             client=client,
         )
-        from kairos.cli._sweep import print_rows
+        from kairos.cli._cmd_sweep import print_rows
 
         print_rows(result, ["capability"])
         grid = result.threshold("capability")

@@ -28,7 +28,7 @@ from kairos.server._details import limit_error
 from kairos_api import PROCEDURES
 
 if TYPE_CHECKING:
-    from kairos.server._app import ServerState
+    from kairos.server._state import ServerState
 
 BASE = "/trpc"
 

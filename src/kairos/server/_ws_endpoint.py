@@ -47,7 +47,7 @@ from kairos.server._service import Caller
 from kairos_api import PROCEDURES
 
 if TYPE_CHECKING:
-    from kairos.server._app import ServerState
+    from kairos.server._state import ServerState
 
 log = logging.getLogger("kairos.server")
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kairos import engine
 from kairos.errors import EngineVersionError, MissingDependencyError
 
+from ._chunk import FIRST_LOSS_KEY, summarize_chunk
 from ._progress import Progress
-from ._worker import FIRST_LOSS_KEY, summarize_chunk
 
 if TYPE_CHECKING:
     from distributed import Client as DaskClient
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 Summaries = list[dict[str, Any]]
 
 
-class AsyncRunner(Protocol):
+class SweepClient(Protocol):
     """What a sweep needs of a ``KairosClient``."""
 
     @property
@@ -57,7 +57,7 @@ def local_version(requested: str | None) -> str:
         ) from None
 
 
-async def client_version(client: AsyncRunner, requested: str | None) -> str:
+async def client_version(client: SweepClient, requested: str | None) -> str:
     """The version a server run will use: the request, else the client's pin, else the
     server's default (asked once)."""
     if requested is not None:
@@ -135,7 +135,7 @@ def run_dask(
 
 
 async def run_client(
-    client: AsyncRunner,
+    client: SweepClient,
     scenarios: Sequence[Mapping[str, Any]],
     ticks: int,
     version: str,
