@@ -63,6 +63,7 @@ def test_package_file_list(zoo_files: dict[str, str]) -> None:
         "kairos.schema.json",
         "models.py",
         "namespaces.py",
+        "openapi.json",
         "procedures.py",
         "py.typed",
         "runtime.py",
