@@ -1,0 +1,143 @@
+"""The TypeScript target (generated/typescript, the kairos-api package): what it exports, that
+@trpc/client 11.25.2 types every call from KairosRouter under tsc --strict, that wrong uses fail
+to compile, and that a program on it runs against a real ``kairos serve``."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codegen import load_schema
+from codegen._typescript import generate_typescript
+from tests._node import KairosServe
+from tests.generator._node_targets import (
+    ROOT,
+    TS_PACKAGE,
+    node_project,
+    run_node,
+    server_streams_over_http,
+    target_tools,
+    tsc,
+)
+
+SCHEMA = load_schema(ROOT / "schema" / "kairos.schema.json")
+PROGRAMS = ROOT / "tests" / "node" / "typescript"
+_DIAGNOSTIC = re.compile(r"^(?P<file>[^(\s]+)\((?P<line>\d+),\d+\): error (?P<code>TS\d+):", re.M)
+
+
+@pytest.fixture(scope="module")
+def node_dir() -> Path:
+    return target_tools()
+
+
+def test_package_json_points_at_typescript_sources() -> None:
+    package = json.loads((TS_PACKAGE / "package.json").read_text())
+    assert package["name"] == "kairos-api"
+    assert package["version"] == SCHEMA.api_version
+    assert package["types"] == "./index.ts"
+    assert package["exports"] == {".": {"types": "./index.ts"}}
+    assert "@trpc/server" in package["peerDependencies"]
+    assert sorted(p.name for p in TS_PACKAGE.iterdir()) == ["README.md", "index.ts", "package.json"]
+
+
+def test_every_model_is_exported_under_its_defs_name() -> None:
+    index = (TS_PACKAGE / "index.ts").read_text()
+    exported = re.findall(r"^export type (\w+)", index, re.M)
+    assert exported == [*SCHEMA.defs, "KairosRootTypes", "TrackedEvent", "KairosRouter"]
+
+
+def test_the_typescript_types_follow_the_schema() -> None:
+    index = (TS_PACKAGE / "index.ts").read_text()
+    # required, optional with a default, nullable, enum, const discriminator, open object
+    assert "  scenario: Scenario;\n  /**" in index  # CreateSimulationInput.scenario: required
+    assert "  completedAt?: string | null;" in index
+    assert "  organizationId: string | null;" in index
+    assert 'export type Phase = "resonant" | "volatile" | "stagnant";' in index
+    assert '  kind: "validation";' in index
+    assert "  agents: { [key: string]: AgentState };" in index
+    error_data = index[index.index("export type ErrorData") :]
+    assert error_data.index("[key: string]: unknown;") < error_data.index("};")
+    assert "  /** The error code key. */\n  code: TRPCErrorCode;" in index  # TSDoc
+    assert "   * @default 50\n" in index
+    assert (
+        "      create: TRPCMutationProcedure<{ input: CreateSimulationInput; output: Simulation;"
+        in index
+    )
+    assert "output: AsyncIterable<TrackedEvent<TraceChunk>, void, unknown>;" in index
+    assert "errorShape: ErrorShape;\n  transformer: false;" in index
+
+
+def test_generation_is_byte_reproducible() -> None:
+    first = generate_typescript(SCHEMA)
+    assert first == generate_typescript(load_schema(ROOT / "schema" / "kairos.schema.json"))
+    assert {f.path: f.content for f in first} == {
+        p.name: p.read_text(encoding="utf-8") for p in TS_PACKAGE.iterdir()
+    }
+
+
+def test_the_program_type_checks_under_strict(node_dir: Path) -> None:
+    config = json.loads((PROGRAMS / "tsconfig.json").read_text())
+    assert config["compilerOptions"]["strict"] is True
+    result = tsc("-p", "tsconfig.json", cwd=PROGRAMS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_wrong_inputs_fields_and_outputs_fail_to_compile_where_marked(node_dir: Path) -> None:
+    source = (PROGRAMS / "negative.ts").read_text().splitlines()
+    expected = {
+        (number, match.group(1))
+        for number, line in enumerate(source, start=1)
+        if (match := re.search(r"// expect (TS\d+)$", line))
+    }
+    assert len(expected) >= 12
+    result = tsc("-p", "tsconfig.negative.json", cwd=PROGRAMS)
+    assert result.returncode == 2, result.stdout + result.stderr
+    found = {(int(m.group("line")), m.group("code")) for m in _DIAGNOSTIC.finditer(result.stdout)}
+    assert {m.group("file") for m in _DIAGNOSTIC.finditer(result.stdout)} == {"negative.ts"}
+    assert found == expected, result.stdout
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KairosServe]:
+    serve = KairosServe(tmp_path_factory.mktemp("ts-serve"), "--workers", "2", "--rate-limit", "0")
+    try:
+        yield serve
+    finally:
+        serve.stop()
+
+
+def test_the_program_runs_against_kairos_serve(
+    node_dir: Path, server: KairosServe, tmp_path: Path
+) -> None:
+    project = node_project(tmp_path / "project")
+    result = tsc("-p", str(PROGRAMS / "tsconfig.json"), "--noEmit", "false", "--outDir",
+                 str(project), cwd=PROGRAMS)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    script = project / "tests" / "node" / "typescript" / "client.js"
+    # The links that need JSONL batches and SSE subscriptions (issue 13, item 1) run when the
+    # server speaks them: the wire is asked, so they switch on with the server work.
+    streaming = server_streams_over_http(server.url)
+    args = ["--url", server.url, *(["--sse"] if streaming else [])]
+    run = run_node(script, *args)
+    try:
+        report = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"client.js printed no report (exit {run.returncode}):\n{run.stdout}\n"
+                    f"{run.stderr}\n{server.log()[-2000:]}")  # fmt: skip
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert not failed, json.dumps(failed, indent=2)
+    names = [c["name"] for c in report["checks"]]
+    assert names[:5] == [
+        "create (httpBatchLink)",
+        "get (httpLink)",
+        "stream (wsLink)",
+        "typed error NOT_FOUND (TRPCClientError<KairosRouter>)",
+        "typed error BAD_REQUEST with validation details",
+    ]
+    if streaming:
+        assert names[5:] == ["stream (httpSubscriptionLink)", "batch (httpBatchStreamLink)"]
+    assert run.returncode == 0, run.stderr
