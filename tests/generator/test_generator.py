@@ -299,6 +299,17 @@ def test_check_mode_names_stale_missing_and_extra_files(
     assert f"missing  {out / 'enums.py'}" in err
     assert "# edited by hand" in models.read_text(), "--check must not write"
 
+    # The TypeScript package and the OpenAPI document (next to --out) are checked the same way.
+    index, openapi = tmp_path / "typescript" / "index.ts", tmp_path / "openapi.json"
+    assert index.exists() and openapi.exists()
+    index.write_text(index.read_text() + "// edited\n")
+    openapi.unlink()
+    capsys.readouterr()
+    assert codegen_main([*args, "--check"]) == 1
+    err = capsys.readouterr().err
+    assert f"stale    {index}" in err
+    assert f"missing  {openapi}" in err
+
     assert codegen_main(args) == 0
     assert not (out / "leftover.py").exists()
     assert write_or_check(generate(ZOO_SCHEMA), out, check=True) == []

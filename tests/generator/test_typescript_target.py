@@ -141,3 +141,59 @@ def test_the_program_runs_against_kairos_serve(
     if streaming:
         assert names[5:] == ["stream (httpSubscriptionLink)", "batch (httpBatchStreamLink)"]
     assert run.returncode == 0, run.stderr
+
+
+def test_a_regenerated_package_types_a_new_procedure_and_field(
+    node_dir: Path, tmp_path: Path
+) -> None:
+    document = json.loads((ROOT / "schema" / "kairos.schema.json").read_text())
+    document["$defs"]["PauseInput"] = {
+        "type": "object",
+        "description": "Input of simulation.pause.",
+        "properties": {
+            "id": {"type": "string", "description": "The simulation's id."},
+            "untilTick": {"type": "integer", "minimum": 1, "description": "Pause at this tick."},
+        },
+        "required": ["id"],
+        "additionalProperties": False,
+    }
+    document["x-trpc-procedures"].append(
+        {
+            "path": "simulation.pause",
+            "kind": "mutation",
+            "input": {"$ref": "#/$defs/PauseInput"},
+            "output": {"$ref": "#/$defs/Simulation"},
+            "retrySafe": True,
+            "description": "Pause a running simulation.",
+        }
+    )
+    schema_path = tmp_path / "kairos.schema.json"
+    schema_path.write_text(json.dumps(document, indent=2))
+    package = tmp_path / "typescript"
+    package.mkdir()
+    for generated in generate_typescript(load_schema(schema_path)):
+        (package / generated.path).write_text(generated.content, encoding="utf-8")
+    (tmp_path / "use.ts").write_text(
+        'import { createTRPCClient, httpLink } from "@trpc/client";\n'
+        'import type { KairosRouter } from "kairos-api";\n'
+        "const client = createTRPCClient<KairosRouter>({\n"
+        '  links: [httpLink({ url: "http://127.0.0.1:1/trpc" })],\n'
+        "});\n"
+        "export async function pause(): Promise<number> {\n"
+        '  const record = await client.simulation.pause.mutate({ id: "sim_1", untilTick: 3 });\n'
+        '  await client.simulation.pause.mutate({ id: "sim_1", untilTick: "3" });\n'
+        "  return record.tick;\n"
+        "}\n"
+    )
+    config = json.loads((PROGRAMS / "tsconfig.json").read_text())
+    config["compilerOptions"]["paths"] = {
+        "kairos-api": [str(package / "index.ts")],
+        "@trpc/server": [str(node_dir / "node_modules/@trpc/server/dist/index.d.mts")],
+    }
+    config["compilerOptions"]["typeRoots"] = [str(node_dir / "node_modules" / "@types")]
+    config["files"] = ["use.ts"]
+    (tmp_path / "tsconfig.json").write_text(json.dumps(config))
+    (tmp_path / "node_modules").symlink_to(node_dir / "node_modules", target_is_directory=True)
+    result = tsc("-p", "tsconfig.json", cwd=tmp_path)
+    found = [(int(m.group("line")), m.group("code")) for m in _DIAGNOSTIC.finditer(result.stdout)]
+    assert found == [(8, "TS2322")], result.stdout
