@@ -75,9 +75,7 @@ def test_each_error_status_names_its_codes_from_the_table() -> None:
     assert statuses[400] == ["PARSE_ERROR", "BAD_REQUEST"]
     assert statuses[404] == ["NOT_FOUND"]
     assert statuses[499] == ["CLIENT_CLOSED_REQUEST"]
-    assert sum(len(keys) for keys in statuses.values()) == len(
-        SCHEMA.defs["TRPCErrorCode"]["enum"]
-    )
+    assert sum(len(keys) for keys in statuses.values()) == len(SCHEMA.defs["TRPCErrorCode"]["enum"])
     responses = DOCUMENT["components"]["responses"]
     assert responses["Error400"]["description"] == (
         "HTTP 400: tRPC error code PARSE_ERROR or BAD_REQUEST."
@@ -161,7 +159,7 @@ def test_a_generated_client_calls_kairos_serve(server: KairosServe, tmp_path: Pa
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert types.returncode == 0, types.stdout + types.stderr
-    assert "\"/trpc/simulation.create\"" in (project / "kairos-openapi.d.ts").read_text()
+    assert '"/trpc/simulation.create"' in (project / "kairos-openapi.d.ts").read_text()
     compiled = tsc("-p", "tsconfig.json", cwd=project)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     run = run_node(project / "client.js", "--url", server.url, timeout=120)

@@ -138,8 +138,8 @@ def test_adding_a_procedure_and_a_field_is_routine(tmp_path: Path) -> None:
     assert "  untilTick?: number;" in index
     assert "  priority?: number;" in index
     assert (
-        "      pause: TRPCMutationProcedure<{ input: PauseInput; output: Simulation; meta: object }>;"
-        in index
+        "      pause: TRPCMutationProcedure<"
+        "{ input: PauseInput; output: Simulation; meta: object }>;" in index
     )
     openapi = json.loads((out.parent / "openapi.json").read_text())
     assert openapi == json.loads((out / "openapi.json").read_text())

@@ -197,3 +197,24 @@ def test_a_regenerated_package_types_a_new_procedure_and_field(
     result = tsc("-p", "tsconfig.json", cwd=tmp_path)
     found = [(int(m.group("line")), m.group("code")) for m in _DIAGNOSTIC.finditer(result.stdout)]
     assert found == [(8, "TS2322")], result.stdout
+
+
+def test_the_readme_quickstart_type_checks(node_dir: Path, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Using the API from other languages") :]
+    quickstart = section[
+        section.index("```ts\n") + 6 : section.index("```\n", section.index("```ts"))
+    ]
+    assert "createTRPCClient<KairosRouter>" in quickstart
+    (tmp_path / "quickstart.ts").write_text(quickstart)
+    config = json.loads((PROGRAMS / "tsconfig.json").read_text())
+    config["compilerOptions"]["paths"] = {
+        "kairos-api": [str(TS_PACKAGE / "index.ts")],
+        "@trpc/server": [str(node_dir / "node_modules/@trpc/server/dist/index.d.mts")],
+    }
+    config["compilerOptions"]["typeRoots"] = [str(node_dir / "node_modules" / "@types")]
+    config["files"] = ["quickstart.ts"]
+    (tmp_path / "tsconfig.json").write_text(json.dumps(config))
+    node_project(tmp_path)
+    result = tsc("-p", "tsconfig.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
