@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from codegen import load_schema
 from codegen._typescript import generate_typescript
-from tests._node import KairosServe
+from tests._node import KairosServe, NodeFixtureServer
 from tests.generator._node_targets import (
     ROOT,
     TS_PACKAGE,
@@ -26,6 +28,7 @@ from tests.generator._node_targets import (
 
 SCHEMA = load_schema(ROOT / "schema" / "kairos.schema.json")
 PROGRAMS = ROOT / "tests" / "node" / "typescript"
+STREAMING_CHECKS = ["stream (httpSubscriptionLink)", "batch (httpBatchStreamLink)"]
 _DIAGNOSTIC = re.compile(r"^(?P<file>[^(\s]+)\((?P<line>\d+),\d+\): error (?P<code>TS\d+):", re.M)
 
 
@@ -110,27 +113,37 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KairosServe]:
         serve.stop()
 
 
-def test_the_program_runs_against_kairos_serve(
-    node_dir: Path, server: KairosServe, tmp_path: Path
-) -> None:
-    project = node_project(tmp_path / "project")
+def _compiled_program(project: Path) -> Path:
+    node_project(project)
     result = tsc("-p", str(PROGRAMS / "tsconfig.json"), "--noEmit", "false", "--outDir",
                  str(project), cwd=PROGRAMS)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    script = project / "tests" / "node" / "typescript" / "client.js"
+    return project / "tests" / "node" / "typescript" / "client.js"
+
+
+def _report(run: subprocess.CompletedProcess[str], log: str) -> list[dict[str, Any]]:
+    try:
+        report = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(
+            f"client.js printed no report (exit {run.returncode}):\n{run.stdout}\n"
+            f"{run.stderr}\n{log[-2000:]}"
+        )
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert not failed, json.dumps(failed, indent=2)
+    assert run.returncode == 0, run.stderr
+    return list(report["checks"])
+
+
+def test_the_program_runs_against_kairos_serve(
+    node_dir: Path, server: KairosServe, tmp_path: Path
+) -> None:
+    script = _compiled_program(tmp_path / "project")
     # The links that need JSONL batches and SSE subscriptions (issue 13, item 1) run when the
     # server speaks them: the wire is asked, so they switch on with the server work.
     streaming = server_streams_over_http(server.url)
     args = ["--url", server.url, *(["--sse"] if streaming else [])]
-    run = run_node(script, *args)
-    try:
-        report = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"client.js printed no report (exit {run.returncode}):\n{run.stdout}\n"
-                    f"{run.stderr}\n{server.log()[-2000:]}")  # fmt: skip
-    failed = [c for c in report["checks"] if not c["ok"]]
-    assert not failed, json.dumps(failed, indent=2)
-    names = [c["name"] for c in report["checks"]]
+    names = [c["name"] for c in _report(run_node(script, *args), server.log())]
     assert names[:5] == [
         "create (httpBatchLink)",
         "get (httpLink)",
@@ -138,9 +151,23 @@ def test_the_program_runs_against_kairos_serve(
         "typed error NOT_FOUND (TRPCClientError<KairosRouter>)",
         "typed error BAD_REQUEST with validation details",
     ]
-    if streaming:
-        assert names[5:] == ["stream (httpSubscriptionLink)", "batch (httpBatchStreamLink)"]
-    assert run.returncode == 0, run.stderr
+    assert names[5:] == (STREAMING_CHECKS if streaming else [])
+
+
+def test_the_streaming_links_work_against_official_trpc(node_dir: Path, tmp_path: Path) -> None:
+    """The calls over httpSubscriptionLink and httpBatchStreamLink, and the probe that switches
+    them on, against the official @trpc/server 11.25.2 in the API's shape (the fixture server):
+    what kairos serve must match once it speaks SSE and JSONL."""
+    script = _compiled_program(tmp_path / "project")
+    fixture = NodeFixtureServer(tmp_path / "fixture")
+    try:
+        assert server_streams_over_http(fixture.url)
+        only = "^create|httpSubscriptionLink|httpBatchStreamLink"
+        run = run_node(script, "--url", fixture.url, "--sse", "--only", only)
+        names = [c["name"] for c in _report(run, fixture.log())]
+    finally:
+        fixture.stop()
+    assert names == ["create (httpBatchLink)", *STREAMING_CHECKS]
 
 
 def test_a_regenerated_package_types_a_new_procedure_and_field(
