@@ -193,7 +193,7 @@ def _rewrite(node: Any, defs: dict[str, Any]) -> Any:
     each discriminator's mapping spelled out (OpenAPI would otherwise take the component names
     for the discriminating values)."""
     if isinstance(node, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
                 out[key] = "#/components/schemas/" + value.removeprefix("#/$defs/")

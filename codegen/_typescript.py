@@ -176,7 +176,7 @@ def _type(node: Any, indent: int, where: str) -> str:
     if types in ("integer", "number"):
         return "number"
     if types in ("string", "boolean", "null"):
-        return types
+        return str(types)
     if types == "array":
         items = node.get("items")
         item = _type(items, indent, f"{where}/items") if items is not None else "unknown"
