@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from codegen._models import generate_models
+from codegen._openapi import generate_openapi
 from codegen._schema import ApiSchema, ProcedureDef, SchemaError, load_schema
 from codegen._types import Param, params_of
 
@@ -27,6 +28,7 @@ HEADER = (
 _RUFF_CONFIG = 'line-length = 88\ntarget-version = "py310"\n'
 # The schema ships inside the package, byte for byte, for tools that read it from an install.
 SCHEMA_FILE = "kairos.schema.json"
+OPENAPI_FILE = "openapi.json"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ def generate(schema_path: Path) -> list[GeneratedFile]:
         ]
     out.append(GeneratedFile("py.typed", ""))
     out.append(GeneratedFile(SCHEMA_FILE, schema.raw.decode("utf-8")))
+    # The OpenAPI document ships in the package too, for the server's /openapi.json.
+    out.append(GeneratedFile(OPENAPI_FILE, generate_openapi(schema)))
     return sorted(out, key=lambda f: f.path)
 
 
@@ -236,9 +240,27 @@ def _check_param_names(models_path: Path, namespaces: list[_Namespace]) -> None:
             del sys.modules[key]
 
 
+def write_or_check_file(content: str, target: Path, *, check: bool) -> list[str]:
+    """:func:`write_or_check` for a single generated file."""
+    if target.exists() and target.read_bytes() == content.encode("utf-8"):
+        return []
+    line = f"{'stale   ' if target.exists() else 'missing '} {target}"
+    if not check:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content.encode("utf-8"))
+    return [line]
+
+
 def default_paths() -> tuple[Path, Path]:
     root = Path(__file__).resolve().parent.parent
     return root / "schema" / "kairos.schema.json", root / "generated" / PACKAGE
 
 
-__all__ = ["GeneratedFile", "default_paths", "generate", "load_schema", "write_or_check"]
+__all__ = [
+    "GeneratedFile",
+    "default_paths",
+    "generate",
+    "load_schema",
+    "write_or_check",
+    "write_or_check_file",
+]

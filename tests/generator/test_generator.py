@@ -63,6 +63,7 @@ def test_package_file_list(zoo_files: dict[str, str]) -> None:
         "kairos.schema.json",
         "models.py",
         "namespaces.py",
+        "openapi.json",
         "procedures.py",
         "py.typed",
         "runtime.py",
@@ -297,6 +298,17 @@ def test_check_mode_names_stale_missing_and_extra_files(
     assert f"extra    {out / 'leftover.py'}" in err
     assert f"missing  {out / 'enums.py'}" in err
     assert "# edited by hand" in models.read_text(), "--check must not write"
+
+    # The TypeScript package and the OpenAPI document (next to --out) are checked the same way.
+    index, openapi = tmp_path / "typescript" / "index.ts", tmp_path / "openapi.json"
+    assert index.exists() and openapi.exists()
+    index.write_text(index.read_text() + "// edited\n")
+    openapi.unlink()
+    capsys.readouterr()
+    assert codegen_main([*args, "--check"]) == 1
+    err = capsys.readouterr().err
+    assert f"stale    {index}" in err
+    assert f"missing  {openapi}" in err
 
     assert codegen_main(args) == 0
     assert not (out / "leftover.py").exists()

@@ -17,6 +17,7 @@ from tests.generator.conftest import RecordingRuntime
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "schema" / "kairos.schema.json"
 COMMITTED = ROOT / "generated" / "kairos_api"
+COMMITTED_TARGETS = (ROOT / "generated" / "typescript", ROOT / "generated" / "openapi.json")
 
 
 def _generate(schema: dict[str, Any], tmp_path: Path) -> Path:
@@ -51,8 +52,9 @@ def _changed_lines(old_dir: Path, new_dir: Path) -> dict[str, tuple[list[str], l
 def _tree_digest(*roots: Path) -> str:
     digest = hashlib.sha256()
     for root in roots:
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
+            skipped = {"__pycache__", "node_modules"}
+            if path.is_file() and not skipped & set(path.parts):
                 digest.update(path.as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -79,7 +81,14 @@ def test_editing_a_description_changes_exactly_the_affected_lines(tmp_path: Path
 
 
 def test_adding_a_procedure_and_a_field_is_routine(tmp_path: Path) -> None:
-    hand_written = (ROOT / "src", ROOT / "codegen", ROOT / "schema", ROOT / "tests", COMMITTED)
+    hand_written = (
+        ROOT / "src",
+        ROOT / "codegen",
+        ROOT / "schema",
+        ROOT / "tests",
+        COMMITTED,
+        *COMMITTED_TARGETS,
+    )
     before = _tree_digest(*hand_written)
 
     schema = json.loads(SCHEMA_PATH.read_text())
@@ -122,6 +131,25 @@ def test_adding_a_procedure_and_a_field_is_routine(tmp_path: Path) -> None:
         "priority: Annotated[int | None, Field(ge=0, le=9)] = None"
         in (out / "models.py").read_text()
     )
+
+    # The other targets, next to --out: the TypeScript package and the OpenAPI document.
+    index = (out.parent / "typescript" / "index.ts").read_text()
+    assert "export type PauseInput = {" in index
+    assert "  untilTick?: number;" in index
+    assert "  priority?: number;" in index
+    assert (
+        "      pause: TRPCMutationProcedure<"
+        "{ input: PauseInput; output: Simulation; meta: object }>;" in index
+    )
+    openapi = json.loads((out.parent / "openapi.json").read_text())
+    assert openapi == json.loads((out / "openapi.json").read_text())
+    pause = openapi["paths"]["/trpc/simulation.pause"]["post"]
+    assert pause["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PauseInput"
+    }
+    create_input = openapi["components"]["schemas"]["CreateSimulationInput"]
+    assert create_input["properties"]["priority"]["maximum"] == 9
+    assert "priority" not in create_input.get("required", [])
 
     package = out.parent / "kairos_api_next"
     out.rename(package)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib.resources
 import logging
 import signal
 import threading
@@ -35,6 +37,17 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return Response(spec.body, spec.status, headers=dict(spec.headers))
 
 
+@functools.cache
+def _openapi_bytes() -> bytes:
+    return importlib.resources.files("kairos_api").joinpath("openapi.json").read_bytes()
+
+
+async def openapi_document(request: Request) -> Response:
+    """``GET /openapi.json``: the OpenAPI 3.1 document of the HTTP procedures, as generated
+    from the schema (``generated/openapi.json``, shipped in ``kairos_api``)."""
+    return Response(_openapi_bytes(), media_type="application/json")
+
+
 def create_app(config: ServerConfig | None = None) -> Starlette:
     """The reference server's ASGI app: HTTP under ``/trpc/<path>``, WebSocket at ``/trpc``."""
     state = ServerState(config or ServerConfig())
@@ -58,6 +71,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         routes=[
             Route("/trpc/{path:path}", http_endpoint, methods=HTTP_METHODS),
             WebSocketRoute("/trpc", ws_endpoint),
+            Route("/openapi.json", openapi_document, methods=["GET", "HEAD"]),
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found},
