@@ -24,6 +24,7 @@ from kairos.server._http import http_endpoint
 from kairos.server._pool import Notifier, WorkerPool
 from kairos.server._protocol import guarded_protocol
 from kairos.server._service import Service
+from kairos.server._sse import SSEStream
 from kairos.server._storage import Store
 from kairos.server._ws import Connection, ws_endpoint
 
@@ -40,6 +41,7 @@ class ServerState:
         self.keyring = KeyRing(config.api_keys, config.api_keys_file)
         self.limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
         self.connections: set[Connection] = set()
+        self.sse_streams: set[SSEStream] = set()
         self.notifier = Notifier()
         self._store: Store | None = None
         self._pool: WorkerPool | None = None
@@ -66,6 +68,8 @@ class ServerState:
             return False
         for connection in list(self.connections):
             connection.check_key()
+        for stream in list(self.sse_streams):
+            stream.check_key()
         return True
 
     async def watch_keys(self) -> None:
@@ -77,7 +81,10 @@ class ServerState:
                 log.exception("checking the API keys file failed")
 
     async def broadcast_reconnect(self, timeout: float = 1.0) -> None:
-        """Send tRPC's reconnect notification to every socket, concurrently."""
+        """Send tRPC's reconnect notification to every socket, concurrently, and end every SSE
+        stream without ``return`` (its client reconnects and resumes)."""
+        for stream in list(self.sse_streams):
+            stream.end()
         await asyncio.gather(*(c.reconnect(timeout) for c in list(self.connections)))
 
     async def stop(self) -> None:
