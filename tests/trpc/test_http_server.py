@@ -348,3 +348,19 @@ def test_a_malformed_path_escape_names_the_path(registry: Mapping[str, Proc]) ->
     rejected = parse_http_request("GET", "/greet%E0%A4%A", "", {}, b"", registry)
     assert isinstance(rejected, ImmediateResponse) and rejected.error is not None
     assert rejected.error.message == 'Invalid URL-encoding in path "greet%E0%A4%A"'
+
+
+def test_a_subscription_resumes_from_the_Last_Event_ID_header_over_the_input() -> None:
+    query = "input=%7B%22lastEventId%22%3A%221%22%7D&lastEventId=2"
+    request = parsed("GET", "/count", query, {"Last-Event-ID": "3"})
+    assert request.calls[0].input == {"lastEventId": "3"} and request.last_event_id == "3"
+    assert parsed("GET", "/count", "lastEventId=2").calls[0].input == {"lastEventId": "2"}
+    # only subscriptions: a query's input is left alone
+    assert parsed("GET", "/greet", "lastEventId=2").calls[0].input is ABSENT
+
+
+def test_connection_params_are_parsed_and_a_bad_one_fails_the_request() -> None:
+    good = parsed("GET", "/count", "connectionParams=%7B%22authorization%22%3A%22k%22%7D")
+    assert good.connection_params == {"authorization": "k"}
+    status, error, _ = rejected("GET", "/count", "connectionParams=%7B%22a%22%3A1%7D")
+    assert (status, error["data"]["code"]) == (400, "PARSE_ERROR")

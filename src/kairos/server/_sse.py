@@ -97,33 +97,30 @@ async def _events(
     request_id: str,
 ) -> AsyncIterator[str]:
     config = state.config
-    yield encode_connected(
+    connected = encode_connected(
         {"reconnectAfterInactivityMs": round(config.sse_reconnect_after_inactivity_seconds * 1000)}
     )
-
-    def failed(error: TRPCError) -> str:
-        return encode_serialized_error(error.with_path(call.path), request_id=request_id)
-
     refusal = call.error or (caller if isinstance(caller, TRPCError) else None)
+    limit = config.max_sse_streams_per_key
+    if refusal is None and sum(1 for s in state.sse_streams if s.ident == ident) >= limit:
+        refusal = limit_error(
+            "TOO_MANY_REQUESTS",
+            f"at most {limit} SSE subscriptions per API key",
+            "max_sse_streams_per_key",
+            limit,
+        )
     if refusal is not None:
-        yield failed(refusal)
+        yield connected
+        yield encode_serialized_error(refusal.with_path(call.path), request_id=request_id)
         return
     assert isinstance(caller, Caller)
-    limit = config.max_sse_streams_per_key
-    if sum(1 for s in state.sse_streams if s.ident == ident) >= limit:
-        yield failed(
-            limit_error(
-                "TOO_MANY_REQUESTS",
-                f"at most {limit} SSE subscriptions per API key",
-                "max_sse_streams_per_key",
-                limit,
-            )
-        )
-        return
+    # Counted from the generator's first step (no await before it), so that the count is exact
+    # and the `finally` always runs.
     stream = SSEStream(state, ident, token, caller)
     state.sse_streams.add(stream)
-    frames = _serve(stream, call)  # closed here: a cancelled outer generator may not close it
+    frames = _serve(stream, call)
     try:
+        yield connected
         async for frame in frames:
             yield frame
     finally:
