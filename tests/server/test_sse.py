@@ -5,6 +5,7 @@ key, and the JSONL answers to mixed batches."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -330,3 +331,24 @@ def test_streamed_batches_are_rate_limited_like_any_request(tmp_path: Path) -> N
         assert limited.status_code == 429 and "retry-after" in limited.headers
     finally:
         server.stop()
+
+
+def test_a_graceful_shutdown_ends_open_streams_cleanly_without_return(tmp_path: Path) -> None:
+    server = start_server(tmp_path, rate_limit=None, **FAST_SSE)
+    record = Wire(server.url).create(ticks=1_000_000)
+    stopper = threading.Thread(target=server.stop)
+
+    def stop_once_streaming(got: list[SSEEvent]) -> bool:
+        if len(got) == 2:
+            stopper.start()
+        return False
+
+    try:
+        # read to the end: a stream cut by the server's shutdown timeout would raise instead
+        stream = events(server.url, {"id": record["id"]}, until=stop_once_streaming)
+    finally:
+        if not stopper.is_alive() and stopper.ident is None:
+            server.stop()
+        stopper.join(30)
+    assert stream[0].event == "connected"
+    assert stream[-1].event in ("message", "ping"), "no return: the client resumes elsewhere"
