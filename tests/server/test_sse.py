@@ -130,6 +130,7 @@ def test_auth_by_header_or_connection_params_and_isolation(
     ]:
         shape = error_of(events(url, target, headers=headers, params=params))
         assert shape["data"]["code"] == code and shape["data"]["path"] == "simulation.stream"
+        assert shape["data"]["requestId"].startswith("req_")
         assert "krs_" not in json.dumps(shape)
     bad = httpx.get(url + STREAM, params={"input": json.dumps(target), "connectionParams": "[1]"})
     assert bad.status_code == 400 and bad.json()["error"]["data"]["code"] == "PARSE_ERROR"

@@ -118,7 +118,7 @@ async def _events(
     # and the `finally` always runs.
     stream = SSEStream(state, ident, token, caller)
     state.sse_streams.add(stream)
-    frames = _serve(stream, call)
+    frames = _serve(stream, call, request_id)
     try:
         yield connected
         async for frame in frames:
@@ -128,11 +128,11 @@ async def _events(
         await frames.aclose()
 
 
-async def _serve(stream: SSEStream, call: Call) -> AsyncGenerator[str, None]:
+async def _serve(stream: SSEStream, call: Call, request_id: str) -> AsyncGenerator[str, None]:
     state, config = stream.state, stream.state.config
 
     def failed(error: TRPCError) -> str:
-        return encode_serialized_error(error.with_path(call.path), request_id=None)
+        return encode_serialized_error(error.with_path(call.path), request_id=request_id)
 
     try:
         subscribe = state.service.subscriptions[call.path]
