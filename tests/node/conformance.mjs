@@ -1,6 +1,8 @@
 // Conformance of the KAIROS reference server with the OFFICIAL tRPC v11 client (@trpc/client
-// 11.25.2): httpLink, httpBatchLink and wsLink + createWSClient (with `ws` as the WebSocket), plus
-// a few raw fetches where the official client hides the wire (batch status, headers).
+// 11.25.2): httpLink, httpBatchLink, httpBatchStreamLink (JSONL), httpSubscriptionLink (SSE, with
+// the `eventsource` package as EventSource: Node 20 has none) and wsLink + createWSClient (with
+// `ws` as the WebSocket), plus a few raw fetches where the official client hides the wire (batch
+// status, headers).
 //
 //   node conformance.mjs --url http://127.0.0.1:8787 [--api-key KEY]
 //                        [--serve-cmd '["kairos","serve","--db","/tmp/x.db"]']
@@ -23,9 +25,12 @@ import {
   createTRPCClient,
   createWSClient,
   httpBatchLink,
+  httpBatchStreamLink,
   httpLink,
+  httpSubscriptionLink,
   wsLink,
 } from '@trpc/client';
+import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 
 const { values: argv } = parseArgs({
@@ -119,6 +124,61 @@ function batchClient(base, key = API_KEY, log = []) {
       httpBatchLink({ url: httpUrl(base), headers: () => authHeaders(key), fetch: fetchLog(log) }),
     ],
   });
+}
+
+function streamBatchClient(base, key = API_KEY, log = []) {
+  return createTRPCClient({
+    links: [
+      httpBatchStreamLink({ url: httpUrl(base), headers: () => authHeaders(key), fetch: fetchLog(log) }),
+    ],
+  });
+}
+
+/**
+ * An httpSubscriptionLink client. The key travels as tRPC's `connectionParams` (a query
+ * parameter) or, with `via: 'header'`, as an Authorization header through the EventSource's
+ * fetch. `cutAfterEvents` cuts the first connection's body after that many value events (a
+ * network error: EventSource reconnects by itself, sending Last-Event-ID). Every request made is
+ * logged with its Last-Event-ID.
+ */
+function sseClient(base, key = API_KEY, { via = 'connectionParams', cutAfterEvents = null } = {}) {
+  const requests = [];
+  const fetchWithCut = async (url, init) => {
+    const headers = new Headers(init?.headers ?? {});
+    if (key && via === 'header') headers.set('authorization', `Bearer ${key}`);
+    requests.push({ url: String(url), lastEventId: headers.get('last-event-id') });
+    const response = await fetch(url, { ...init, headers });
+    if (cutAfterEvents === null || requests.length > 1 || !response.body) return response;
+    const reader = response.body.getReader();
+    let seen = 0;
+    const decoder = new TextDecoder();
+    const body = new ReadableStream({
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        controller.enqueue(value);
+        seen += (decoder.decode(value, { stream: true }).match(/\nid: /g) ?? []).length;
+        if (seen >= cutAfterEvents) {
+          reader.cancel().catch(() => {});
+          controller.error(new Error('cut by the test'));
+        }
+      },
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+  const client = createTRPCClient({
+    links: [
+      httpSubscriptionLink({
+        url: httpUrl(base),
+        EventSource,
+        eventSourceOptions: { fetch: fetchWithCut },
+        ...(key && via === 'connectionParams'
+          ? { connectionParams: async () => ({ authorization: `Bearer ${key}` }) }
+          : {}),
+      }),
+    ],
+  });
+  return { client, requests };
 }
 
 /** A `ws` WebSocket that records every frame in and out, and every socket made. */
@@ -747,6 +807,159 @@ async function authChecks() {
   }
 }
 
+async function streamLinkChecks() {
+  await check('batchstream.mixed success and errors, each call its own result', async () => {
+    const log = [];
+    const client = streamBatchClient(BASE, API_KEY, log);
+    const settled = await Promise.allSettled([
+      client.engine.versions.query(),
+      client.simulation.get.query({ id: UNKNOWN_ID }),
+      client.domain.list.query(),
+      client.simulation.get.query({ id: 42 }),
+    ]);
+    assert.equal(log.length, 1, 'one request for the four calls');
+    assert.match(log[0].url, /engine\.versions,simulation\.get,domain\.list,simulation\.get\?batch=1/);
+    assert.equal(settled[0].status, 'fulfilled');
+    assert.match(settled[0].value.default, /^\d+\.\d+\.\d+$/);
+    assertTRPCError(settled[1].reason, { code: 'NOT_FOUND', status: 404, jsonrpc: -32004, path: 'simulation.get' });
+    assert.equal(settled[2].status, 'fulfilled');
+    assert.ok(Array.isArray(settled[2].value.domains ?? settled[2].value), 'domain.list answered');
+    assertTRPCError(settled[3].reason, { code: 'BAD_REQUEST', status: 400, jsonrpc: -32600, path: 'simulation.get' });
+    return { statuses: settled.map((s) => s.status) };
+  });
+
+  await check('batchstream.mutation and query streamed (POST and GET)', async () => {
+    const client = streamBatchClient(BASE);
+    const record = await client.simulation.create.mutate({ scenario: SCENARIO, ticks: 5 });
+    assertSimulation(record, { ticks: 5 });
+    const again = await client.simulation.get.query({ id: record.id });
+    assert.equal(again.id, record.id);
+  });
+
+  await check('batchstream.raw head line, then chunk lines; 200 whatever the calls', async () => {
+    const res = await rawFetch(`/engine.versions,simulation.get?batch=1&input=${enc({ 1: { id: UNKNOWN_ID } })}`, {
+      headers: { 'trpc-accept': 'application/jsonl' },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('vary'), 'trpc-accept, accept');
+    const lines = res.text.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines[0], { 0: [[0], [null, 0, 0]], 1: [[0], [null, 0, 1]] });
+    const error = lines.find((l) => l[0] === 1);
+    assert.equal(error[2][0][0].error.data.code, 'NOT_FOUND');
+    return { lines: lines.length };
+  });
+
+  await check('batchstream.raw not batched -> 400 before streaming', async () => {
+    const res = await rawFetch('/engine.versions', { headers: { 'trpc-accept': 'application/jsonl' } });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.message, 'Streaming requests must be batched (you can do a batch of 1)');
+  });
+
+  for (const via of KEYED ? ['connectionParams', 'header'] : ['connectionParams']) {
+    await check(`sse.subscription of a completed simulation (key as ${via}): ticks 1..N once`, async () => {
+      assert.ok(state.simId, 'needs the completed simulation');
+      const { client, requests } = sseClient(BASE, API_KEY, { via });
+      const out = await stream(client, { id: state.simId });
+      assert.deepEqual(out.errors.map(describe), []);
+      assert.equal(out.completed, true, 'completes on the `return` event');
+      assertTicks(out.ticks, 1, TICKS);
+      assertTrackedEvents(out.events, 1, TICKS);
+      assert.equal(requests.length, 1, 'no reconnection');
+      if (KEYED && via === 'connectionParams') assert.match(requests[0].url, /[?&]connectionParams=/);
+      return { events: out.events.map((e) => [e.id, e.count]) };
+    });
+  }
+
+  await check('sse.subscription resumed with lastEventId input', async () => {
+    const { client } = sseClient(BASE);
+    const out = await stream(client, { id: state.simId, lastEventId: '100' });
+    assert.deepEqual(out.errors.map(describe), []);
+    assertTicks(out.ticks, 101, TICKS);
+  });
+
+  await check('sse.subscription cut mid-stream: EventSource resumes with Last-Event-ID, exactly once', async () => {
+    const http = httpClient(BASE);
+    const record = await http.simulation.create.mutate({ scenario: SCENARIO, ticks: LONG_TICKS });
+    const { client, requests } = sseClient(BASE, API_KEY, { cutAfterEvents: 3 });
+    const out = await stream(client, { id: record.id }, { timeoutMs: 60_000 });
+    assert.deepEqual(out.errors.map(describe), []);
+    assert.equal(out.completed, true);
+    assertTicks(out.ticks, 1, LONG_TICKS);
+    assert.ok(requests.length >= 2, 'reconnected');
+    assert.match(requests[1].lastEventId ?? '', /^\d+$/, 'the reconnection sent Last-Event-ID');
+    return { requests: requests.map((r) => r.lastEventId), events: out.events.length };
+  });
+
+  await check('sse.error NOT_FOUND (unknown id) as a typed error', async () => {
+    const { client } = sseClient(BASE);
+    const out = await stream(client, { id: UNKNOWN_ID });
+    assert.equal(out.ticks.length, 0);
+    assert.equal(out.errors.length, 1);
+    return assertTRPCError(out.errors[0], { code: 'NOT_FOUND', status: 404, jsonrpc: -32004, path: 'simulation.stream' });
+  });
+
+  await check('sse.error mid-stream: a run cancelled while streamed is UNPROCESSABLE_CONTENT', async () => {
+    const http = httpClient(BASE);
+    const record = await http.simulation.create.mutate({ scenario: SCENARIO, ticks: 1_000_000 });
+    const { client } = sseClient(BASE);
+    let cancelling = null;
+    const out = await stream(
+      client,
+      { id: record.id },
+      {
+        timeoutMs: 60_000,
+        onEvent: () => {
+          cancelling ??= http.simulation.cancel.mutate({ id: record.id });
+        },
+      },
+    );
+    await cancelling;
+    assert.ok(out.ticks.length > 0, 'data before the error');
+    assert.equal(out.errors.length, 1);
+    const detail = assertTRPCError(out.errors[0], {
+      code: 'UNPROCESSABLE_CONTENT', status: 422, jsonrpc: -32022, path: 'simulation.stream',
+    });
+    assert.equal(out.errors[0].data.kairos.kind, 'simulation');
+    assert.equal(out.errors[0].data.kairos.reason, 'cancelled');
+    return { ticks: out.ticks.length, ...detail };
+  });
+
+  await check('sse.raw headers and the connected event', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${httpUrl(BASE)}/simulation.stream?input=${enc({ id: state.simId })}`, {
+      headers: { accept: 'text/event-stream', ...authHeaders(API_KEY) },
+      signal: controller.signal,
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    assert.equal(res.headers.get('cache-control'), 'no-cache, no-transform');
+    assert.equal(res.headers.get('x-accel-buffering'), 'no');
+    const text = await res.text();
+    assert.match(text, /^event: connected\ndata: \{"reconnectAfterInactivityMs":\d+\}\n\n\n/);
+    assert.match(text, /\nid: 256\n\n\n/);
+    assert.ok(text.endsWith('event: return\ndata: \n\n\n'), 'ends with return');
+  });
+
+  if (!KEYED) {
+    skip('sse.auth UNAUTHORIZED', 'the server under test has no API keys');
+    return;
+  }
+  await check('sse.auth UNAUTHORIZED with a wrong key: typed error, no retry', async () => {
+    const { client, requests } = sseClient(BASE, WRONG_KEY);
+    const out = await stream(client, { id: state.simId });
+    assert.equal(out.errors.length, 1);
+    assert.equal(requests.length, 1, 'a 401 is not retried');
+    return assertTRPCError(out.errors[0], { code: 'UNAUTHORIZED', status: 401, jsonrpc: -32001, path: 'simulation.stream' });
+  });
+
+  await check('batchstream.auth without a key: every call UNAUTHORIZED', async () => {
+    const client = streamBatchClient(BASE, null);
+    const settled = await Promise.allSettled([client.engine.versions.query(), client.domain.list.query()]);
+    assertTRPCError(settled[0].reason, { code: 'UNAUTHORIZED', status: 401, jsonrpc: -32001, path: 'engine.versions' });
+    assertTRPCError(settled[1].reason, { code: 'UNAUTHORIZED', status: 401, jsonrpc: -32001, path: 'domain.list' });
+  });
+}
+
 async function wsChecks() {
   const { client, wsClient, tap } = wsPair(BASE);
   try {
@@ -1041,6 +1254,7 @@ async function main() {
   await batchChecks();
   await rawChecks();
   await authChecks();
+  await streamLinkChecks();
   await wsChecks();
   await reconnectChecks();
   const failed = checks.filter((c) => !c.ok);

@@ -17,6 +17,10 @@
 //   FIXTURE_REQUIRE_TOKEN        when set, every other token (or none) is refused too
 //   FIXTURE_METHOD_OVERRIDE=1    allowMethodOverride (queries by POST)
 //   FIXTURE_MAX_BATCH_SIZE       maxBatchSize
+//   FIXTURE_SSE_PING_MS          SSE subscriptions: a `ping` event after this many idle ms
+//   FIXTURE_SSE_RECONNECT_MS     SSE: reconnectAfterInactivityMs told in the `connected` event
+//   FIXTURE_SSE_MAX_DURATION_MS  SSE: end each stream after this long (sse.maxDurationMs)
+//   FIXTURE_JSONL_PING_MS        streamed batches: a space after this many idle ms (jsonl.pingMs)
 //
 // Procedures (inputs validated with zod; a bad input is tRPC's BAD_REQUEST):
 //   engine.versions    query     fixed {default: "1.4.4", active: [1.4.4, 1.5.0], retired: [...]}
@@ -190,8 +194,17 @@ function createContext({ req, info }) {
   };
 }
 
+const sse = {
+  ...(env.FIXTURE_SSE_PING_MS ? { ping: { enabled: true, intervalMs: Number(env.FIXTURE_SSE_PING_MS) } } : {}),
+  ...(env.FIXTURE_SSE_RECONNECT_MS
+    ? { client: { reconnectAfterInactivityMs: Number(env.FIXTURE_SSE_RECONNECT_MS) } }
+    : {}),
+  ...(env.FIXTURE_SSE_MAX_DURATION_MS ? { maxDurationMs: Number(env.FIXTURE_SSE_MAX_DURATION_MS) } : {}),
+};
 const t = initTRPC.context().create({
   isDev: false,
+  sse,
+  ...(env.FIXTURE_JSONL_PING_MS ? { jsonl: { pingMs: Number(env.FIXTURE_JSONL_PING_MS) } } : {}),
   errorFormatter({ shape, error }) {
     const kairos = error.cause?.kairos;
     return kairos ? { ...shape, data: { ...shape.data, kairos } } : shape;

@@ -59,9 +59,11 @@ def test_protocol_errors(wire: Wire, server: ServerThread) -> None:
     assert bad_json.status_code == 400
     assert bad_json.json()["error"]["data"]["code"] == "BAD_REQUEST"
 
-    subscription = wire.query("simulation.stream", {"id": "x"})
-    assert subscription.status_code == 405
-    assert "WebSocket" in subscription.json()["error"]["message"]
+    subscription = wire.mutate("simulation.stream", {"id": "x"})
+    assert subscription.status_code == 200, "as in tRPC, the 405 arrives inside the SSE stream"
+    assert subscription.headers["content-type"] == "text/event-stream"
+    assert "event: serialized-error" in subscription.text
+    assert "Unsupported POST-request to subscription procedure" in subscription.text
 
 
 def test_batches(wire: Wire) -> None:

@@ -219,10 +219,16 @@ def test_subscriptions_cannot_be_batched() -> None:
     ] * 2
 
 
-def test_a_subscription_over_plain_HTTP_is_405_pointing_at_the_WebSocket() -> None:
-    error = call_error(parsed("GET", "/count"))
-    assert error.code == "METHOD_NOT_SUPPORTED"
-    assert "WebSocket" in error.message and error.headers == {"allow": ""}
+def test_a_subscription_by_GET_is_a_call_to_stream_over_SSE() -> None:
+    request = parsed("GET", "/count", "input=%7B%22from%22%3A1%7D")
+    assert request.is_subscription and request.calls[0].error is None
+    assert request.calls[0].input == {"from": 1}
+
+
+def test_a_subscription_by_POST_is_405_allowing_GET() -> None:
+    error = call_error(parsed("POST", "/count", "", JSON, b"{}"))
+    assert error.code == "METHOD_NOT_SUPPORTED" and error.headers == {"allow": "GET"}
+    assert error.message == 'Unsupported POST-request to subscription procedure at path "count"'
 
 
 def test_batching_can_be_switched_off() -> None:
@@ -238,7 +244,7 @@ def test_a_batch_over_the_size_limit_is_one_top_level_error() -> None:
 def test_the_generated_registry_routes() -> None:
     result = parse_http_request("GET", "/simulation.stream", "", {}, b"", PROCEDURES)
     assert isinstance(result, ParsedRequest)
-    assert result.kind == "subscription" and result.calls[0].error is not None
+    assert result.kind == "subscription" and result.is_subscription
     result = parse_http_request("POST", "/simulation.create", "", JSON, b"{}", PROCEDURES)
     assert isinstance(result, ParsedRequest) and result.calls[0].error is None
 
@@ -342,3 +348,19 @@ def test_a_malformed_path_escape_names_the_path(registry: Mapping[str, Proc]) ->
     rejected = parse_http_request("GET", "/greet%E0%A4%A", "", {}, b"", registry)
     assert isinstance(rejected, ImmediateResponse) and rejected.error is not None
     assert rejected.error.message == 'Invalid URL-encoding in path "greet%E0%A4%A"'
+
+
+def test_a_subscription_resumes_from_the_Last_Event_ID_header_over_the_input() -> None:
+    query = "input=%7B%22lastEventId%22%3A%221%22%7D&lastEventId=2"
+    request = parsed("GET", "/count", query, {"Last-Event-ID": "3"})
+    assert request.calls[0].input == {"lastEventId": "3"} and request.last_event_id == "3"
+    assert parsed("GET", "/count", "lastEventId=2").calls[0].input == {"lastEventId": "2"}
+    # only subscriptions: a query's input is left alone
+    assert parsed("GET", "/greet", "lastEventId=2").calls[0].input is ABSENT
+
+
+def test_connection_params_are_parsed_and_a_bad_one_fails_the_request() -> None:
+    good = parsed("GET", "/count", "connectionParams=%7B%22authorization%22%3A%22k%22%7D")
+    assert good.connection_params == {"authorization": "k"}
+    status, error, _ = rejected("GET", "/count", "connectionParams=%7B%22a%22%3A1%7D")
+    assert (status, error["data"]["code"]) == (400, "PARSE_ERROR")

@@ -10,12 +10,14 @@ Behaviour follows @trpc/server 11.25.2's ``resolveResponse`` (see trpc-protocol.
   ``allow``), input that is not JSON (400, the JSON parser's message), a batch input that is
   not an object (400 for every call), and subscriptions.
 
-Subscriptions are served over the WebSocket only. A batched subscription gets tRPC's own 400
-"Cannot batch subscription calls"; a single one gets 405 METHOD_NOT_SUPPORTED naming the
-WebSocket endpoint, with an empty ``allow`` header (no HTTP method can call it). We answer
-with a plain JSON error instead of tRPC's SSE stream so a client sees the problem at once.
-Only the ``.`` path separator and JSON inputs are understood (no ``multipart/form-data``,
-``application/octet-stream`` or JSONL streaming); those content types get 415.
+A single subscription call by GET is served as an SSE stream (:mod:`.sse`): its input gets the
+resume id merged in (the ``Last-Event-ID`` header, else ``?lastEventId=``, as tRPC does), and
+every error but an unknown path or a batch is answered inside that stream, as tRPC does. A
+batch with ``trpc-accept: application/jsonl`` is answered as a JSON Lines stream
+(:mod:`.jsonl`); a streaming request that is not a batch is tRPC's 400. ``?connectionParams=``
+(an object of strings) is parsed for every request; a bad one fails the request (PARSE_ERROR).
+Only the ``.`` path separator and JSON inputs are understood (no ``multipart/form-data`` or
+``application/octet-stream``); those content types get 415.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 from .envelopes import Ok, TRPCError, error_envelope, success_envelope
 from .json_values import ABSENT, JSONDecodeFailure, JSONEncodeError, decode_json, encode_json
+from .jsonl import wants_jsonl
+from .sse import last_event_id, merge_last_event_id, parse_connection_params_query
 
 __all__ = [
     "Call",
@@ -72,11 +76,24 @@ class Call:
 
 @dataclass(frozen=True)
 class ParsedRequest:
-    """The calls of a request, in order; ``kind`` is the kind all found procedures share."""
+    """The calls of a request, in order; ``kind`` is the kind all found procedures share.
+
+    ``jsonl``: answer as a streamed batch (JSON Lines). ``connection_params``: the request's
+    ``?connectionParams=`` (None when absent or null). ``last_event_id``: the resume id of a
+    subscription request (already merged into its input).
+    """
 
     calls: tuple[Call, ...]
     is_batch: bool
     kind: str | None
+    jsonl: bool = False
+    connection_params: Mapping[str, str] | None = None
+    last_event_id: str | None = None
+
+    @property
+    def is_subscription(self) -> bool:
+        """A single subscription call: answered as an SSE stream."""
+        return self.kind == "subscription" and not self.is_batch
 
 
 @dataclass(frozen=True)
@@ -130,7 +147,7 @@ def _allowed_methods(kind: str, allow_method_override: bool) -> tuple[str, ...]:
         return ("GET", "POST") if allow_method_override else ("GET",)
     if kind == "mutation":
         return ("POST",)
-    return ()
+    return ("GET", "POST") if allow_method_override else ("GET",)
 
 
 def parse_http_request(
@@ -186,14 +203,33 @@ def parse_http_request(
         message = f"Cannot mix procedure types in call: {', '.join(kinds)}"
         return _reject(TRPCError("BAD_REQUEST", message))
 
+    connection_params: Mapping[str, str] | None = None
+    if "connectionParams" in params:
+        parsed_params = parse_connection_params_query(params["connectionParams"])
+        if isinstance(parsed_params, TRPCError):
+            return _reject(parsed_params)
+        connection_params = parsed_params
+    jsonl = wants_jsonl(headers)
+    if jsonl and not is_batch:
+        message = "Streaming requests must be batched (you can do a batch of 1)"
+        return _reject(TRPCError("BAD_REQUEST", message))
+
     # A missing parameter, `?input=` and an empty body all mean an undefined input.
     raw_input: str | bytes | None = (params.get("input") if method == "GET" else body) or None
     inputs = _split_inputs(raw_input, is_batch, len(paths))
+    resume_id = last_event_id(headers, params) if "subscription" in kinds else None
     calls = tuple(
-        _call(method, p, proc, call_input, is_batch, allow_method_override)
+        _call(method, p, proc, call_input, is_batch, allow_method_override, resume_id)
         for p, proc, call_input in zip(paths, procedures, inputs, strict=True)
     )
-    return ParsedRequest(calls, is_batch, kinds[0] if kinds else None)
+    return ParsedRequest(
+        calls,
+        is_batch,
+        kinds[0] if kinds else None,
+        jsonl=jsonl,
+        connection_params=connection_params,
+        last_event_id=resume_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -222,6 +258,7 @@ def _call(
     input: object,
     is_batch: bool,
     allow_method_override: bool,
+    resume_id: str | None = None,
 ) -> Call:
     if procedure is None:
         return Call(
@@ -230,15 +267,8 @@ def _call(
             ABSENT,
             TRPCError("NOT_FOUND", f'No procedure found on path "{path}"', path=path),
         )
-    if procedure.kind == "subscription":
-        if is_batch:
-            error = TRPCError("BAD_REQUEST", "Cannot batch subscription calls", path=path)
-        else:
-            message = (
-                f'Subscription procedure at path "{path}" is served over WebSocket only; '
-                "connect to the /trpc WebSocket endpoint to subscribe"
-            )
-            error = TRPCError("METHOD_NOT_SUPPORTED", message, path=path, headers={"allow": ""})
+    if procedure.kind == "subscription" and is_batch:
+        error = TRPCError("BAD_REQUEST", "Cannot batch subscription calls", path=path)
         return Call(path, procedure, ABSENT, error)
     allowed = _allowed_methods(procedure.kind, allow_method_override)
     if method not in allowed:
@@ -256,6 +286,8 @@ def _call(
         return Call(path, procedure, ABSENT)
     if isinstance(input, _BadInput):
         return Call(path, procedure, ABSENT, TRPCError("BAD_REQUEST", input.message, path=path))
+    if procedure.kind == "subscription" and resume_id:
+        input = merge_last_event_id(input, resume_id)
     return Call(path, procedure, input)
 
 

@@ -17,6 +17,7 @@ from typing import Literal
 from .envelopes import TRPCError
 from .http_server import ProcedureLike
 from .json_values import ABSENT, JSONDecodeFailure, decode_json, encode_json
+from .sse import merge_last_event_id
 from .ws_common import PING, PONG, Ping, Pong, RequestId, normalize_id
 
 __all__ = [
@@ -149,22 +150,6 @@ def parse_client_frame(frame: str | bytes) -> ClientFrame:
         return Messages(tuple(_parse_message(value) for value in values))
     except _Invalid as exc:
         return FrameRejected(TRPCError("PARSE_ERROR", str(exc)))
-
-
-def merge_last_event_id(input: object, last_event_id: str | None) -> object:
-    """Merge a resume id into the input as tRPC does.
-
-    An object input gets ``lastEventId`` added (replacing one already there); a null or
-    absent input becomes ``{"lastEventId": id}``; any other input (a number, a string, an
-    array) is left as it is.
-    """
-    if last_event_id is None:
-        return input
-    if isinstance(input, dict):
-        return {**input, "lastEventId": last_event_id}
-    if input is None or input is ABSENT:
-        return {"lastEventId": last_event_id}
-    return input
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,20 @@ def register(commands: Any) -> None:
         help="requests per second per key (0 turns rate limiting off)",
     )
     serve.add_argument("--rate-burst", type=positive_int, default=None, help="rate limit burst")
+    serve.add_argument(
+        "--sse-ping",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="send an SSE subscription a ping event after this long without one (default 5)",
+    )
+    serve.add_argument(
+        "--sse-max-duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="end each SSE subscription after this long; the client resumes (default: no limit)",
+    )
     serve.add_argument("--dev", action="store_true", help="development mode: stacks in errors")
     serve.set_defaults(handler=_serve)
 
@@ -78,6 +92,11 @@ def _serve(args: argparse.Namespace) -> int:
             options[name] = getattr(args, name)
     if args.db is not None:
         options["db_path"] = args.db
+    if args.sse_ping is not None:
+        options["sse_ping_seconds"] = args.sse_ping
+        options["sse_reconnect_after_inactivity_seconds"] = max(20.0, 4 * args.sse_ping)
+    if args.sse_max_duration is not None:
+        options["sse_max_duration_seconds"] = args.sse_max_duration
     if args.rate_limit is not None or args.rate_burst is not None:
         rate = args.rate_limit if args.rate_limit is not None else DEFAULT_RATE_LIMIT.rate
         burst = args.rate_burst if args.rate_burst is not None else DEFAULT_RATE_LIMIT.burst

@@ -42,6 +42,17 @@ class ServerConfig:
     max_body_bytes: int = 1 << 20
     max_ws_message_bytes: int = 1 << 20
     max_subscriptions_per_connection: int = 100
+    max_sse_streams_per_key: int = 100
+    """Open SSE subscriptions per API key (per client address without keys): each is its own
+    HTTP connection, so this is the SSE counterpart of the per-socket subscription limit."""
+    sse_ping_seconds: float = 5.0
+    """An SSE stream idle this long gets a ``ping`` event (keep-alive through proxies)."""
+    sse_reconnect_after_inactivity_seconds: float = 20.0
+    """Told to SSE clients in the ``connected`` event: a stream silent this long (no value, no
+    ping) is re-opened by the official client with its last event id."""
+    sse_max_duration_seconds: float | None = None
+    """End an SSE stream after this long, without ``return``, so that the client reconnects and
+    resumes (tRPC's ``sse.maxDurationMs``); None: no limit."""
     max_batch_size: int = 64
     max_calls_in_flight_per_connection: int = 64
     """Queries and mutations one WebSocket runs at once; past it the socket is not read until
@@ -66,16 +77,30 @@ class ServerConfig:
             "max_body_bytes",
             "max_ws_message_bytes",
             "max_subscriptions_per_connection",
+            "max_sse_streams_per_key",
             "max_batch_size",
             "max_calls_in_flight_per_connection",
             "chunk_steps",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("api_keys_poll_seconds", "header_timeout_seconds", "body_timeout_seconds"):
+        for name in (
+            "api_keys_poll_seconds",
+            "header_timeout_seconds",
+            "body_timeout_seconds",
+            "sse_ping_seconds",
+            "sse_reconnect_after_inactivity_seconds",
+        ):
             value = getattr(self, name)
             if not (value > 0 and value < float("inf")):
                 raise ValueError(f"{name} must be a positive number of seconds")
+        if self.sse_max_duration_seconds is not None and not self.sse_max_duration_seconds > 0:
+            raise ValueError("sse_max_duration_seconds must be a positive number of seconds")
+        if self.sse_ping_seconds >= self.sse_reconnect_after_inactivity_seconds:
+            # as tRPC refuses: the client would reconnect between two pings
+            raise ValueError(
+                "sse_ping_seconds must be less than sse_reconnect_after_inactivity_seconds"
+            )
         if self.api_keys == {} and self.api_keys_file is None and not _is_loopback(self.host):
             raise ValueError(
                 f"refusing to serve on {self.host} without API keys: bind to 127.0.0.1 "

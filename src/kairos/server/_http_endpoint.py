@@ -1,15 +1,18 @@
-"""tRPC over HTTP: ``/trpc/<path>`` for queries (GET) and mutations (POST), with batching."""
+"""tRPC over HTTP: ``/trpc/<path>`` for queries (GET) and mutations (POST), with batching,
+streamed batches (JSON Lines) and subscriptions over SSE (:mod:`._sse`)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from kairos._trpc import Ok, TRPCError
 from kairos._trpc.http_server import (
+    VARY,
     Call,
     ImmediateResponse,
     ResponseSpec,
@@ -17,6 +20,7 @@ from kairos._trpc.http_server import (
     error_response,
     parse_http_request,
 )
+from kairos._trpc.jsonl import JSONLBatchEncoder
 from kairos.server._context import (
     authenticate,
     caller_ident,
@@ -25,6 +29,7 @@ from kairos.server._context import (
     run_call,
 )
 from kairos.server._details import limit_error
+from kairos.server._sse_endpoint import sse_response
 from kairos_api import PROCEDURES
 
 if TYPE_CHECKING:
@@ -71,6 +76,8 @@ async def http_endpoint(request: Request) -> Response:
     )
     if isinstance(parsed, ImmediateResponse):
         return _send(parsed.response)
+    if parsed.is_subscription:
+        return sse_response(request, state, parsed, rid)
 
     caller = authenticate(state.keyring, authorization, headers.get("x-kairos-engine-version"))
 
@@ -87,11 +94,40 @@ async def http_endpoint(request: Request) -> Response:
         except TRPCError as exc:
             return exc
 
+    if parsed.jsonl:
+        return StreamingResponse(
+            _jsonl(parsed.calls, one, rid),
+            status_code=200,
+            headers={"vary": VARY[1], "content-type": "application/json", "x-request-id": rid},
+        )
     results = await asyncio.gather(*(one(call) for call in parsed.calls))
     response = build_http_response(
         results, parsed.is_batch, paths=[c.path for c in parsed.calls], request_id=rid
     )
     return _send(response)
+
+
+async def _jsonl(
+    calls: Sequence[Call],
+    run: Callable[[Call], Awaitable[Ok | TRPCError]],
+    rid: str,
+) -> AsyncIterator[str]:
+    """A streamed batch (``httpBatchStreamLink``): the head at once, then each call's lines as
+    it completes. Errors are per call, inside the 200 stream, as in @trpc/server."""
+    encoder = JSONLBatchEncoder(len(calls))
+    yield encoder.head()
+
+    async def indexed(index: int, call: Call) -> tuple[int, Ok | TRPCError]:
+        return index, await run(call)
+
+    tasks = [asyncio.ensure_future(indexed(i, call)) for i, call in enumerate(calls)]
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            index, result = await next_done
+            yield encoder.settle(index, result, path=calls[index].path, request_id=rid)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def _read_body(request: Request, limit: int) -> bytes | TRPCError:

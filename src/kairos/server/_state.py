@@ -16,6 +16,7 @@ from kairos.server._service import Service
 from kairos.server._storage import Store
 
 if TYPE_CHECKING:
+    from kairos.server._sse_endpoint import SSEStream
     from kairos.server._ws_endpoint import Connection
 
 log = logging.getLogger("kairos.server")
@@ -29,6 +30,7 @@ class ServerState:
         self.keyring = KeyRing(config.api_keys, config.api_keys_file)
         self.limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
         self.connections: set[Connection] = set()
+        self.sse_streams: set[SSEStream] = set()
         self.notifier = Notifier()
         self._store: Store | None = None
         self._pool: WorkerPool | None = None
@@ -55,6 +57,8 @@ class ServerState:
             return False
         for connection in list(self.connections):
             connection.check_key()
+        for stream in list(self.sse_streams):
+            stream.check_key()
         return True
 
     async def watch_keys(self) -> None:
@@ -66,7 +70,10 @@ class ServerState:
                 log.exception("checking the API keys file failed")
 
     async def broadcast_reconnect(self, timeout: float = 1.0) -> None:
-        """Send tRPC's reconnect notification to every socket, concurrently."""
+        """Send tRPC's reconnect notification to every socket, concurrently, and end every SSE
+        stream without ``return`` (its client reconnects and resumes)."""
+        for stream in list(self.sse_streams):
+            stream.end()
         await asyncio.gather(*(c.reconnect(timeout) for c in list(self.connections)))
 
     async def stop(self) -> None:
