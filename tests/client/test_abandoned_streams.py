@@ -24,8 +24,13 @@ from tests._node import KairosServe
 
 TICKS = 1_000_000  # far more than a case needs: the run is still going when it is abandoned
 
+# A script that hangs prints every thread's stack and exits, so that a hang is a readable
+# failure rather than a bare TimeoutExpired.
+HANG_SECONDS = int(os.environ.get("KAIROS_TEST_HANG_SECONDS", "100"))
+
 PRELUDE = f"""
-import asyncio, gc, json, os, signal, sys
+import asyncio, faulthandler, gc, json, os, signal, sys
+faulthandler.dump_traceback_later({HANG_SECONDS}, exit=True)
 from kairos.client import KairosClient
 from kairos.domains.ai_safety import AISafetyScenario
 

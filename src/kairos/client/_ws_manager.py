@@ -20,6 +20,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Any
 
+from kairos._waiting import wait_within
 from kairos.errors import APITimeoutError, KairosError
 
 from ._bridge import client_closed
@@ -121,7 +122,7 @@ class WSManager:
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(handle.take(), idle_timeout)
+                    item = await wait_within(handle.take(), idle_timeout)
                 except asyncio.TimeoutError:
                     ended = True
                     raise APITimeoutError(
@@ -203,7 +204,7 @@ class WSManager:
                     handle.on_abandon().close()  # noted, not run
         elif live:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
+                await wait_within(
                     asyncio.gather(
                         *(self.release(h, abandoned=True) for h in live), return_exceptions=True
                     ),

@@ -21,6 +21,7 @@ from kairos._trpc.http_server import (
     parse_http_request,
 )
 from kairos._trpc.jsonl import JSONLBatchEncoder
+from kairos._waiting import wait_within
 from kairos.server._context import (
     authenticate,
     caller_ident,
@@ -52,7 +53,7 @@ async def http_endpoint(request: Request) -> Response:
         return _send(error_response(limited, request_id=rid))
 
     try:
-        body = await asyncio.wait_for(
+        body = await wait_within(
             _read_body(request, state.config.max_body_bytes), state.config.body_timeout_seconds
         )
     except asyncio.TimeoutError:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from kairos._waiting import wait_within
 from kairos.server._execute import utc_now
 from kairos.server._storage import Store
 from kairos.server._worker import PARENT_ENV
@@ -41,7 +42,7 @@ class Notifier:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(simulation_id, set()).add(future)
         try:
-            await asyncio.wait_for(future, timeout)
+            await wait_within(future, timeout)
         except asyncio.TimeoutError:
             pass
         finally:
@@ -109,7 +110,7 @@ class WorkerPool:
                 await task
         for process in list(self._processes):
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(process.wait(), 5)
+                await wait_within(process.wait(), 5)
         self._tasks = []
 
     async def _spawn(self) -> asyncio.subprocess.Process:

@@ -32,6 +32,7 @@ from kairos._trpc.ws_server import (
     resolve_ws_procedure,
 )
 from kairos._trpc.ws_state import ServerSubscriptions
+from kairos._waiting import wait_within
 from kairos.server._auth import bearer_token
 from kairos.server._context import (
     authenticate,
@@ -107,7 +108,7 @@ class Connection:
         ``timeout`` seconds to make room; a client that reads nothing in that time gets no
         notice (it will see the socket close and reconnect on its own)."""
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.outbox.put(encode_reconnect()), timeout)
+            await wait_within(self.outbox.put(encode_reconnect()), timeout)
 
 
 async def ws_endpoint(websocket: WebSocket) -> None:
@@ -130,7 +131,7 @@ async def ws_endpoint(websocket: WebSocket) -> None:
         else:
             # Refused: let the writer send the error and the close frame before it stops.
             with contextlib.suppress(asyncio.TimeoutError, Exception):
-                await asyncio.wait_for(asyncio.shield(writer), 5)
+                await wait_within(asyncio.shield(writer), 5)
     except WebSocketDisconnect:
         pass
     finally:
@@ -152,7 +153,7 @@ async def _open(connection: Connection) -> bool:
     authorization = websocket.headers.get("authorization")
     if websocket.query_params.get("connectionParams") == "1":
         try:
-            frame = await asyncio.wait_for(websocket.receive_text(), CONNECTION_PARAMS_TIMEOUT)
+            frame = await wait_within(websocket.receive_text(), CONNECTION_PARAMS_TIMEOUT)
         except asyncio.TimeoutError:
             return await _refuse(connection, TRPCError("TIMEOUT", "no connectionParams frame"))
         params = parse_connection_params(frame)
