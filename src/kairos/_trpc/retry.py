@@ -142,8 +142,10 @@ class RetryPolicy:
             hint = outcome.retry_after
             if hint is not None and math.isfinite(hint) and hint >= 0:
                 # The hint is the earliest time to come back; spreading the retries of clients
-                # limited together keeps them from being limited together again.
-                delay = min(hint, self.max_retry_after) * (1.0 + self.jitter * rng_value)
+                # limited together keeps them from being limited together again. The spread
+                # stays within max_retry_after, the longest wait a hint may ask for.
+                spread = min(hint, self.max_retry_after) * (1.0 + self.jitter * rng_value)
+                delay = min(spread, self.max_retry_after)
             else:
                 delay = self.backoff_delay(attempt, rng_value)
         else:
