@@ -36,7 +36,7 @@ from pydantic import Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from kairos._trpc.codes import ERROR_CODES, KEY_BY_HTTP_STATUS, key_from_shape
-from kairos.engine._errors import Issue
+from kairos.engine._exceptions import Issue
 from kairos_api.models import (
     EngineVersionErrorDetail,
     LimitErrorDetail,

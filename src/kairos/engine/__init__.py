@@ -34,7 +34,7 @@ from ._batch import BatchSimulation, iter_batch, run_batch, summarize_batch
 from ._canonical import canonical_json, canonical_step_bytes, canonical_trace_bytes, trace_sha256
 from ._constants import PARADOX_EPSILON, PARADOX_THRESHOLD
 from ._domain import domain_info
-from ._errors import (
+from ._exceptions import (
     BackendError,
     CheckpointError,
     EngineError,

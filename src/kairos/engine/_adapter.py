@@ -16,7 +16,7 @@ from typing import Any
 
 from ._canonical import canonical_json, sha256_hex
 from ._constants import LATENCY_TIME_CONSTANT, TICK
-from ._errors import Issue, ScenarioError
+from ._exceptions import Issue, ScenarioError
 from ._vocabulary import (
     BODY_FIELDS,
     DOMAIN,

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._adapter import CompiledScenario
-from ._errors import BackendError
+from ._exceptions import BackendError
 from ._kernel_codes import EVENT_CODES, KIND_CODES
 
 log = logging.getLogger("kairos.engine")

@@ -10,7 +10,7 @@ from typing import Any
 from ._adapter import CompiledScenario, compile_scenario
 from ._canonical import canonical_json, canonical_step_bytes
 from ._dynamics import BODY_FLOAT_COLUMNS, MODEL_FLOAT_COLUMNS, EngineState, advance
-from ._errors import CheckpointError
+from ._exceptions import CheckpointError
 from ._kernel import (
     INTEGRATORS,
     Chunk,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import EngineVersionError
+from ._exceptions import EngineVersionError
 from ._integrators import EULER, HEUN, Integrator
 
 

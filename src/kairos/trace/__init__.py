@@ -10,22 +10,22 @@ The trace file (``Trace.to_jsonl``, ``LazyTrace.writer``) is JSON lines: a heade
 the engine's canonical form, so the bytes after the header hash to the engine's trace hash.
 A last line without its line feed was cut short by a killed writer: opening it raises
 :class:`TruncatedTraceError` unless ``recover=True``, and ``LazyTrace.resume_writer`` continues
-the file after its last complete step. Details in :mod:`kairos.trace._jsonl`.
+the file after its last complete step. Details in :mod:`kairos.trace._trace_file`.
 """
 
 from kairos_api import AgentState, BasinLoss, GhostBranch, PhaseTransition, TraceStep
 
 from ._base import AgentTrace
-from ._jsonl import (
+from ._lazy import INDEX_STRIDE, LazyTrace, LazyTraceWriter
+from ._memory import Trace
+from ._metadata import TraceMetadata
+from ._trace_file import (
     FORMAT,
     FORMAT_VERSION,
     TraceFileAccessError,
     TraceFileError,
     TruncatedTraceError,
 )
-from ._lazy import INDEX_STRIDE, LazyTrace, LazyTraceWriter
-from ._memory import Trace
-from ._metadata import TraceMetadata
 
 __all__ = [
     "FORMAT",

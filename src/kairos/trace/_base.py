@@ -17,8 +17,8 @@ from kairos_api import (
 )
 
 from ._aggregates import TraceSummary
-from ._jsonl import StrPath, encode_step
 from ._metadata import TraceMetadata
+from ._trace_file import StrPath, encode_step
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]

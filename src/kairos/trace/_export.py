@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from kairos.errors import MissingDependencyError
 from kairos_api import AgentState, OversightState, TraceStep
 
-from ._jsonl import (
+from ._metadata import TraceMetadata
+from ._trace_file import (
     StrPath,
     TraceFileError,
     access_error,
@@ -35,7 +36,6 @@ from ._jsonl import (
     open_trace_file,
     step_wire,
 )
-from ._metadata import TraceMetadata
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]

@@ -12,7 +12,9 @@ from kairos_api import TraceStep
 
 from ._aggregates import TraceSummary
 from ._base import TraceQueries
-from ._jsonl import (
+from ._memory import Trace
+from ._metadata import TraceMetadata
+from ._trace_file import (
     StrPath,
     TraceFileError,
     encode_header,
@@ -21,8 +23,6 @@ from ._jsonl import (
     open_trace_file,
     read_header,
 )
-from ._memory import Trace
-from ._metadata import TraceMetadata
 
 INDEX_STRIDE = 256
 """One byte offset is kept per this many steps: ``trace[i]`` seeks to the nearest indexed step

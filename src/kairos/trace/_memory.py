@@ -9,8 +9,15 @@ from kairos_api import TraceStep
 
 from ._aggregates import TraceSummary
 from ._base import TraceQueries
-from ._jsonl import StrPath, encode_header, encode_step, iter_steps, open_trace_file, read_header
 from ._metadata import TraceMetadata
+from ._trace_file import (
+    StrPath,
+    encode_header,
+    encode_step,
+    iter_steps,
+    open_trace_file,
+    read_header,
+)
 
 
 class Trace(TraceQueries):
