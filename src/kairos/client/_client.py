@@ -13,12 +13,12 @@ from kairos_api import KairosAPI, Simulation, StreamInput, TraceStep
 from kairos_api.procedures import SIMULATION_CREATE, SIMULATION_STREAM
 
 from . import _embedded
+from ._connections import Connections
 from ._logging import configure_from_env
 from ._preflight import ScenarioLike, check_run, create_request
 from ._runs import Collector, check_complete, create_input
 from ._runtime import ClientRuntime, check_arguments
 from ._settings import ClientSettings, env_api_key, env_url
-from ._transports import Transports
 
 __all__ = ["KairosClient"]
 
@@ -78,14 +78,14 @@ class KairosClient(KairosAPI):
         if resolved is None:
             settings = settings.replace(url=_embedded.acquire())
         on_close = _embedded.release if self._embedded else None
-        self._init(settings, Transports(settings, on_close=on_close), owner=True)
+        self._init(settings, Connections(settings, on_close=on_close), owner=True)
 
-    def _init(self, settings: ClientSettings, transports: Transports, *, owner: bool) -> None:
+    def _init(self, settings: ClientSettings, connections: Connections, *, owner: bool) -> None:
         self._settings = settings
-        self._transports = transports
+        self._connections = connections
         self._owner = owner
         self._closed = False
-        self._runtime = ClientRuntime(settings, transports)
+        self._runtime = ClientRuntime(settings, connections)
         KairosAPI.__init__(self, self._runtime)
         check_arguments(self, self._runtime)
 
@@ -133,7 +133,7 @@ class KairosClient(KairosAPI):
         settings = self._settings.with_options("KairosClient.with_options()", **changes)
         clone = object.__new__(KairosClient)
         clone._embedded = False
-        clone._init(settings, self._transports, owner=False)
+        clone._init(settings, self._connections, owner=False)
         return clone
 
     def __repr__(self) -> str:
@@ -391,13 +391,13 @@ class KairosClient(KairosAPI):
         if self._closed or not self._owner:
             return
         self._closed = True
-        self._transports.close()
+        self._connections.close()
 
     async def aclose(self) -> None:
         """Close this event loop's connections, then everything :meth:`close` closes."""
         if self._closed or not self._owner:
             return
-        await self._transports.aclose_loop()
+        await self._connections.aclose_loop()
         self.close()
 
     def __enter__(self) -> KairosClient:

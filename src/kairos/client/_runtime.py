@@ -25,11 +25,11 @@ from kairos_api import PROCEDURES, KairosAPI, Procedure, SimulationIdInput, Trac
 from kairos_api.procedures import SIMULATION_CANCEL
 
 from ._bridge import BridgedIterator
+from ._connections import Connections
 from ._http import drive_async, drive_sync
 from ._machine import call_machine, encode_input
 from ._preflight import as_scenario
 from ._settings import ClientSettings
-from ._transports import Transports
 
 __all__ = ["ClientRuntime", "check_arguments"]
 
@@ -40,9 +40,9 @@ OutputT = TypeVar("OutputT", bound=pydantic.BaseModel)
 class ClientRuntime:
     """Implements ``call``/``acall``/``subscribe``/``asubscribe`` for one set of settings."""
 
-    def __init__(self, settings: ClientSettings, transports: Transports) -> None:
+    def __init__(self, settings: ClientSettings, connections: Connections) -> None:
         self.settings = settings
-        self.transports = transports
+        self.connections = connections
 
     def call(
         self,
@@ -55,7 +55,7 @@ class ClientRuntime:
         machine = call_machine(
             procedure, input, self.settings, allow_unsafe_retry=allow_unsafe_retry
         )
-        return drive_sync(machine, self.transports.http())
+        return drive_sync(machine, self.connections.http())
 
     async def acall(
         self,
@@ -68,7 +68,7 @@ class ClientRuntime:
         machine = call_machine(
             procedure, input, self.settings, allow_unsafe_retry=allow_unsafe_retry
         )
-        return await drive_async(machine, self.transports.for_loop().http)
+        return await drive_async(machine, self.connections.for_loop().http)
 
     def subscribe(
         self,
@@ -78,7 +78,7 @@ class ClientRuntime:
         owned_simulation: str | None = None,
     ) -> BridgedIterator[OutputT]:
         """Iterate a subscription from blocking code (on the client's background loop)."""
-        return self.transports.bridge.iterate(
+        return self.connections.bridge.iterate(
             lambda: self.asubscribe(procedure, input, owned_simulation=owned_simulation)
         )
 
@@ -96,7 +96,7 @@ class ClientRuntime:
         """
         payload = encode_input(procedure, input, self.settings)
         start = payload.get("lastEventId") if isinstance(payload, dict) else None
-        resources = self.transports.for_loop()
+        resources = self.connections.for_loop()
         manager = resources.ws
 
         on_abandon = None
@@ -133,18 +133,18 @@ class ClientRuntime:
     ) -> Callable[[], Coroutine[Any, Any, None]]:
         """``on_abandon`` for a stream that owns ``simulation_id``: cancel it, through this
         loop's HTTP client (closed after the WebSocket manager). The id is noted with the
-        transports first, so that closing the client cancels it should this be interrupted."""
-        transports = self.transports
+        connections first, so that closing the client cancels it should this be interrupted."""
+        connections = self.connections
 
         def on_abandon() -> Coroutine[Any, Any, None]:
-            transports.note_abandoned(simulation_id)
+            connections.note_abandoned(simulation_id)
 
             async def cancel() -> None:
                 machine = call_machine(
                     SIMULATION_CANCEL, SimulationIdInput(id=simulation_id), self.settings
                 )
                 await drive_async(machine, http)
-                transports.cancelled(simulation_id)
+                connections.cancelled(simulation_id)
 
             return cancel()
 

@@ -4,7 +4,7 @@
 Async resources are bound to the loop that made them (an ``httpx.AsyncClient`` or a socket
 cannot be used from another loop), so they are kept per loop: the same client works from
 ``asyncio.run`` called twice, from several threads each with its own loop, and from the sync
-API's background loop. Copies made by ``with_options`` share these transports.
+API's background loop. Copies made by ``with_options`` share these connections.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ._machine import call_machine
 from ._settings import ClientSettings
 from ._ws_manager import WSManager
 
-__all__ = ["LoopResources", "Transports"]
+__all__ = ["Connections", "LoopResources"]
 
 log = logging.getLogger("kairos.client")
 
@@ -68,7 +68,7 @@ class LoopResources:
         self._started = asyncio.ensure_future(self.guard.__anext__())
 
 
-_open: weakref.WeakSet[Transports] = weakref.WeakSet()
+_open: weakref.WeakSet[Connections] = weakref.WeakSet()
 _open_lock = threading.Lock()
 _hooked = False
 
@@ -77,12 +77,12 @@ def _close_open() -> None:
     """At interpreter exit: close what clients never closed (see :mod:`._exit`)."""
     with _open_lock:
         left = list(_open)
-    for transports in left:
+    for connections in left:
         with contextlib.suppress(Exception):
-            transports.close()
+            connections.close()
 
 
-class Transports:
+class Connections:
     """The I/O resources behind a client (thread-safe); ``close()`` closes them and then runs
     ``on_close`` (the embedded server's release), once.
 
@@ -138,7 +138,7 @@ class Transports:
 
 
 class _Held:
-    """What :class:`Transports` holds, apart from it so that it can be closed on collection."""
+    """What :class:`Connections` holds, apart from it so that it can be closed on collection."""
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
