@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.generator._edits import add_pause_procedure
 from tests.generator.conftest import RecordingRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,26 +99,7 @@ def test_adding_a_procedure_and_a_field_is_routine(tmp_path: Path) -> None:
         "maximum": 9,
         "description": "Scheduling priority; higher runs first.",
     }
-    schema["$defs"]["PauseInput"] = {
-        "type": "object",
-        "description": "Input of simulation.pause.",
-        "properties": {
-            "id": {"type": "string", "description": "The simulation's id."},
-            "untilTick": {"type": "integer", "minimum": 1, "description": "Pause at this tick."},
-        },
-        "required": ["id"],
-        "additionalProperties": False,
-    }
-    schema["x-trpc-procedures"].append(
-        {
-            "path": "simulation.pause",
-            "kind": "mutation",
-            "input": {"$ref": "#/$defs/PauseInput"},
-            "output": {"$ref": "#/$defs/Simulation"},
-            "retrySafe": True,
-            "description": "Pause a running simulation.",
-        }
-    )
+    add_pause_procedure(schema)
     out = _generate(schema, tmp_path)
 
     namespaces = (out / "namespaces.py").read_text()

@@ -16,6 +16,7 @@ import pytest
 from codegen import load_schema
 from codegen._typescript import generate_typescript
 from tests._node import KairosServe, NodeFixtureServer
+from tests.generator._edits import add_pause_procedure
 from tests.generator._node_targets import (
     ROOT,
     TS_PACKAGE,
@@ -174,26 +175,7 @@ def test_a_regenerated_package_types_a_new_procedure_and_field(
     node_dir: Path, tmp_path: Path
 ) -> None:
     document = json.loads((ROOT / "schema" / "kairos.schema.json").read_text())
-    document["$defs"]["PauseInput"] = {
-        "type": "object",
-        "description": "Input of simulation.pause.",
-        "properties": {
-            "id": {"type": "string", "description": "The simulation's id."},
-            "untilTick": {"type": "integer", "minimum": 1, "description": "Pause at this tick."},
-        },
-        "required": ["id"],
-        "additionalProperties": False,
-    }
-    document["x-trpc-procedures"].append(
-        {
-            "path": "simulation.pause",
-            "kind": "mutation",
-            "input": {"$ref": "#/$defs/PauseInput"},
-            "output": {"$ref": "#/$defs/Simulation"},
-            "retrySafe": True,
-            "description": "Pause a running simulation.",
-        }
-    )
+    add_pause_procedure(document)
     schema_path = tmp_path / "kairos.schema.json"
     schema_path.write_text(json.dumps(document, indent=2))
     package = tmp_path / "typescript"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, overload
 
+from kairos._closing import ClosedOnExit
 from kairos.trace import LazyTrace, Trace
 from kairos_api import KairosAPI, Simulation, StreamInput, TraceStep
 from kairos_api.procedures import SIMULATION_CREATE, SIMULATION_STREAM
@@ -25,7 +26,7 @@ __all__ = ["KairosClient"]
 _UNSET: Any = object()
 
 
-class KairosClient(KairosAPI):
+class KairosClient(ClosedOnExit, KairosAPI):
     """The KAIROS client: high-level runs plus every API procedure, sync and async.
 
     ``url`` falls back to ``KAIROS_URL`` and ``api_key`` to ``KAIROS_API_KEY``; with no URL at
@@ -398,17 +399,6 @@ class KairosClient(KairosAPI):
         if self._closed or not self._owner:
             return
         await self._connections.aclose_loop()
-        self.close()
-
-    def __enter__(self) -> KairosClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
         self.close()
 
     async def __aenter__(self) -> KairosClient:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from types import TracebackType
 from typing import Any
+
+from kairos._closing import ClosedOnExit
 
 
 def wanted(progress: bool | None) -> bool:
@@ -22,7 +23,7 @@ def wanted(progress: bool | None) -> bool:
     return bool(isatty and isatty())
 
 
-class Progress:
+class Progress(ClosedOnExit):
     """Counts the ticks computed by a sweep's runs; a no-op when no bar is shown.
 
     The bar counts ticks rather than runs, so that a long sweep moves while one batch of runs
@@ -65,14 +66,3 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from array import array
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 from typing import BinaryIO
 
+from kairos._closing import ClosedOnExit
 from kairos_api import TraceStep
 
 from ._aggregates import TraceSummary
@@ -142,7 +142,7 @@ class LazyTrace(TraceQueries):
             )
 
 
-class LazyTraceWriter:
+class LazyTraceWriter(ClosedOnExit):
     """Writes a trace file one step at a time (see :meth:`LazyTrace.writer`).
 
     Each step is checked before its line is written, so the file always holds a valid prefix of
@@ -181,17 +181,6 @@ class LazyTraceWriter:
     def next_tick(self) -> int:
         """The tick the next appended step must have (1 for a new file)."""
         return self._summary.last_tick + 1 if self._summary.count else 1
-
-    def __enter__(self) -> LazyTraceWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def append(self, step: TraceStep) -> None:
         """Check ``step`` (consecutive tick, same agents) and write it as one line."""
