@@ -13,7 +13,7 @@ orange, stagnant purple.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from kairos.errors import MissingDependencyError
 from kairos.trace._base import TraceQueries
@@ -110,13 +110,8 @@ def plot_stability(
                 fontsize=8,
                 color=LOSS_COLOR,
             )
-    ax.set_xlim(ticks[0], ticks[-1])
     ax.set_ylim(0.0, 1.0)
-    ax.set_xlabel("tick")
-    ax.set_ylabel("global stability S")
-    ax.set_title(_title(trace))
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
-    return ax
+    return _finish(ax, trace, ticks, "global stability S", legend="upper right")
 
 
 def plot_agents(
@@ -161,13 +156,8 @@ def plot_agents(
         )
     if losses:
         ax.scatter([], [], marker="X", s=70, color=LOSS_COLOR, label="basin loss")
-    ax.set_xlim(ticks[0], ticks[-1])
     ax.set_ylim(bottom=0.0)
-    ax.set_xlabel("tick")
-    ax.set_ylabel("Γ and Λ")
-    ax.set_title(_title(trace))
-    ax.legend(loc="best", fontsize=8, framealpha=0.9)
-    return ax
+    return _finish(ax, trace, ticks, "Γ and Λ", legend="best")
 
 
 def plot_sweep(
@@ -243,6 +233,23 @@ def _axes(ax: Axes | None) -> Axes:
     _, made = plt.subplots(figsize=(10, 4.5), layout="constrained")
     out: Axes = made
     return out
+
+
+def _finish(
+    ax: Axes,
+    trace: TraceQueries,
+    ticks: Sequence[int],
+    ylabel: str,
+    *,
+    legend: Literal["upper right", "best"],
+) -> Axes:
+    """The tick axis, labels, title and legend that every trace plot ends with."""
+    ax.set_xlim(ticks[0], ticks[-1])
+    ax.set_xlabel("tick")
+    ax.set_ylabel(ylabel)
+    ax.set_title(_title(trace))
+    ax.legend(loc=legend, fontsize=8, framealpha=0.9)
+    return ax
 
 
 def _title(trace: TraceQueries) -> str:

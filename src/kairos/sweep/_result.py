@@ -17,7 +17,7 @@ from ._flips import (
     has_basin_loss,
     seed_thresholds,
 )
-from ._rows import SweepRow
+from ._rows import RESULT_COLUMNS, SweepRow
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
@@ -164,15 +164,10 @@ class SweepResult(Sequence[SweepRow]):
         )
 
     def _repr_html_(self) -> str:
+        # The run's own columns; scenario, engine version and ticks are the same on every row.
+        same = ("scenario", "engine_version", "ticks")
         columns = [p for p in self.parameters if p != "seed"] + [
-            "seed",
-            "final_phase",
-            "mean_stability",
-            "min_stability",
-            "phase_transitions",
-            "basin_losses",
-            "ghost_branches",
-            "first_basin_loss_tick",
+            c for c in RESULT_COLUMNS if c not in same
         ]
         shown: list[SweepRow | None] = list(self.rows)
         if len(self.rows) > HTML_ROWS:
