@@ -285,8 +285,8 @@ def _classify(future: Any, exc: BaseException) -> Exception:
 
     if isinstance(exc, KilledWorker):
         failures = exc.args[2] if len(exc.args) > 2 and isinstance(exc.args[2], int) else None
-        times = f"{failures + 1} times " if failures is not None else ""
-        return _Crashed(f"the Dask workers running this simulation died {times}".rstrip())
+        times = "" if failures is None else " once" if failures == 0 else f" {failures + 1} times"
+        return _Crashed(f"the Dask workers computing this simulation died{times}")
     if getattr(future, "status", None) == "error":
         return _TaskError(f"a Dask worker could not run it: {type(exc).__name__}: {exc}")
     return _Lost(f"{type(exc).__name__}: {exc}")
