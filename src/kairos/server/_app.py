@@ -55,6 +55,8 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if state.startup_error is not None:
+            raise state.startup_error
         if not state.started:  # Server.startup starts it first
             await state.start()
         watcher = (
@@ -117,6 +119,8 @@ class Server(uvicorn.Server):
         except KairosError:
             self.should_exit = True
             return
+        except Exception:
+            pass  # kept in state.startup_error: the lifespan raises it, and uvicorn reports it
         await super().startup(sockets)  # type: ignore[arg-type]
         if (
             self.kairos_config.api_keys_file is not None

@@ -44,8 +44,8 @@ CANCEL_POLL_SECONDS = 0.5
 """How often a running simulation waiting on its segment checks for a cancellation."""
 
 MAX_RETRIES = 3
-"""How often a run whose segments were lost (not failed) is taken up again before it is left
-``running`` for the next server."""
+"""How often a run interrupted by an unexpected error (the store, say) is taken up again before
+it is left ``running`` for the next server. A segment the cluster lost is retried without end."""
 
 
 class _Lost(Exception):
@@ -131,29 +131,38 @@ class DaskExecutor:
     # -- one run ---------------------------------------------------------------------------
 
     async def _drive(self, simulation_id: str) -> None:
+        """Run one simulation to a final status, taking it up again from the store when the
+        cluster loses its segment (for as long as this server runs: the scheduler may come
+        back) or an unexpected error interrupts it (:data:`MAX_RETRIES` times)."""
+        failures = lost = 0
         try:
-            for attempt in range(1, MAX_RETRIES + 2):
+            while True:
                 try:
                     await self._run(simulation_id)
                     return
+                except _Lost as exc:
+                    lost += 1
+                    reason, delay = str(exc), min(10.0, 0.5 * 2**lost)
                 except Exception as exc:
-                    if attempt > MAX_RETRIES:
+                    failures += 1
+                    if failures > MAX_RETRIES:
                         log.error(
-                            "giving up on %s for now (%s); it resumes from its last checkpoint "
-                            "when a server is started again",
+                            "giving up on %s for now (%s: %s); it resumes from its last "
+                            "checkpoint when a server is started again",
                             simulation_id,
+                            type(exc).__name__,
                             exc,
                         )
                         return
-                    log.warning(
-                        "running %s on Dask was interrupted (%s); taking it up again from its "
-                        "last checkpoint (attempt %d of %d)",
-                        simulation_id,
-                        exc,
-                        attempt,
-                        MAX_RETRIES,
-                    )
-                    await asyncio.sleep(0.5 * 2**attempt)
+                    reason, delay = f"{type(exc).__name__}: {exc}", 0.5 * 2**failures
+                log.warning(
+                    "running %s on Dask was interrupted (%s); taking it up again from its "
+                    "last checkpoint in %.1f s",
+                    simulation_id,
+                    reason,
+                    delay,
+                )
+                await asyncio.sleep(delay)
         finally:
             self._drivers.pop(simulation_id, None)
             self._waiting.discard(simulation_id)

@@ -56,13 +56,14 @@ class ServerState:
         return self._pool
 
     async def start(self) -> None:
-        self._store = Store(Path(self.config.db_path))
         try:
+            self._store = Store(Path(self.config.db_path))
             self._pool = await start_executor(self.config, self._store, self.notifier.notify)
         except BaseException as exc:
             self.startup_error = exc
-            self._store.close()
-            self._store = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
             raise
         self._service = Service(self.config, self._store, self._pool, self.notifier)
         resumed = self._service.resume_unfinished()
