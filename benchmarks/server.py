@@ -8,7 +8,7 @@ Prints, measured side by side in one run:
 
 ``--executor local,dask`` measures the simulations per second of one server (one replica) on
 each executor side by side: ``local`` is the server's own worker processes, ``dask`` a Dask
-LocalCluster of as many single-threaded worker processes, started by the benchmark
+scheduler process and as many single-threaded worker processes, started by the benchmark
 (``--executor tcp://host:8786`` uses a running cluster instead). ``--json`` prints one JSON
 object instead of the table.
 
@@ -22,6 +22,8 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -124,16 +126,40 @@ def engine_steps_per_second() -> float:
 
 @contextlib.contextmanager
 def executor_address(executor: str, workers: int) -> Iterator[str]:
-    """The ``ServerConfig.executor`` for ``executor`` (``dask``: a LocalCluster started here)."""
+    """The ``ServerConfig.executor`` for ``executor``. ``dask``: a scheduler and ``workers``
+    single-threaded worker processes started here, each a process of its own as deployed (a
+    LocalCluster would run its scheduler inside this process, beside the server)."""
     if executor != "dask":
         yield executor
         return
-    from distributed import LocalCluster
+    from distributed import Client
 
-    with LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        yield cluster.scheduler_address
+    with tempfile.TemporaryDirectory() as tmp:
+        scheduler_file = Path(tmp) / "scheduler.json"
+        quiet = subprocess.DEVNULL
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0",
+             "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+            stdout=quiet, stderr=quiet,
+        )  # fmt: skip
+        nanny = None
+        try:
+            while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+                time.sleep(0.05)
+            address = json.loads(scheduler_file.read_text())["address"]
+            nanny = subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address,
+                 "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard"],
+                stdout=quiet, stderr=quiet,
+            )  # fmt: skip
+            with Client(address, set_as_default=False) as client:
+                client.wait_for_workers(workers, timeout=120)
+            yield address
+        finally:
+            for process in (nanny, scheduler):
+                if process is not None:
+                    process.terminate()
+                    process.wait(30)
 
 
 def measure_executor(executor: str, workers: int, db: Path) -> dict[str, float]:

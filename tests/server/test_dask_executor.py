@@ -274,10 +274,18 @@ def test_cancelling_a_running_dask_simulation(dask_cluster: Any, tmp_path: Path)
 
 
 def test_an_executor_that_is_not_an_address_is_a_typed_error(tmp_path: Path) -> None:
-    for spec in ("dask", "tcp://", "http://scheduler:8786", "tcp://host:8786/path", ""):
+    for spec in (
+        "dask",
+        "tcp://",
+        "http://scheduler:8786",
+        "tcp://host:8786/path",
+        "tcp://[::1",
+        "",
+    ):
         with pytest.raises(ExecutorError, match="neither 'local' nor a Dask scheduler address"):
             ServerConfig(db_path=tmp_path / "k.db", executor=spec)
-    ServerConfig(db_path=tmp_path / "k.db", executor="tls://scheduler.example:8786")
+    for spec in ("tls://scheduler.example:8786", "tcp://10.0.0.5", "tcp://[::1]:8786"):
+        assert ServerConfig(db_path=tmp_path / "k.db", executor=spec).executor == spec
 
 
 def test_an_unreachable_scheduler_is_a_typed_error(tmp_path: Path) -> None:

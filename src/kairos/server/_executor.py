@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 LOCAL = "local"
 
-_ADDRESS = re.compile(r"(tcp|tls|ws|wss|ucx)://[^\s/:]+(:\d{1,5})?")
+_ADDRESS = re.compile(r"(tcp|tls|ws|wss|ucx)://(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+)(:\d{1,5})?")
 
 
 class ExecutorError(KairosError, ValueError):
