@@ -142,7 +142,7 @@ class DaskExecutor:
                     return
                 except _Lost as exc:
                     lost += 1
-                    reason, delay = str(exc), min(10.0, 0.5 * 2**lost)
+                    reason, delay = str(exc), min(10.0, 0.25 * 2**lost)
                 except Exception as exc:
                     failures += 1
                     if failures > MAX_RETRIES:
@@ -252,10 +252,11 @@ class DaskExecutor:
                 raise _TaskError(f"a segment returned {type(result).__name__}")
             return result
         finally:
-            if not waiter.done():
+            if not waiter.done():  # cancelled, or the server stops: drop the task on the cluster
                 waiter.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._client.cancel([future]), 5)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._client.cancel([future]), 5)
+            future.release()  # the scheduler forgets the result once the server has it
 
     async def _finish(
         self,
