@@ -324,7 +324,7 @@ def test_the_cli_reports_an_unreachable_scheduler_in_one_line(tmp_path: Path) ->
 
 
 def test_segments_the_cluster_drops_are_taken_up_again_from_the_store(
-    dask_cluster: Any, dask: Client, tmp_path: Path
+    dask_cluster: Any, dask: Client, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from distributed import Future
 
@@ -352,6 +352,10 @@ def test_segments_the_cluster_drops_are_taken_up_again_from_the_store(
         steps = _trace(wire, simulation_id)
         assert [s["t"] for s in steps] == list(range(1, ticks + 1))
         assert engine.trace_sha256(steps) == _expected_sha(71, ticks)
+        taken_up = [r for r in caplog.records if "taking it up again" in r.getMessage()]
+        # (a segment may finish in the instant between looking and cancelling)
+        assert 1 <= len(taken_up) <= 2
+        assert all(simulation_id in r.getMessage() for r in taken_up)
     finally:
         server.stop()
 
