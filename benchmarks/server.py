@@ -5,15 +5,28 @@ Prints, measured side by side in one run:
   completion) beside the engine running the same scenarios in this process, one after another;
 * trace steps per second streamed over the WebSocket to a raw ``websockets`` client (decoding
   every frame) beside the engine computing the same steps in this process.
+
+``--executor local,dask`` measures the simulations per second of one server (one replica) on
+each executor side by side: ``local`` is the server's own worker processes, ``dask`` a Dask
+scheduler process and as many single-threaded worker processes, started by the benchmark
+(``--executor tcp://host:8786`` uses a running cluster instead). ``--json`` prints one JSON
+object instead of the table.
+
+    scripts/bench server [--executor local,dask] [--workers N] [--json]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,31 +124,111 @@ def engine_steps_per_second() -> float:
     return count / (time.perf_counter() - start)
 
 
-def main() -> None:
-    workers = os.cpu_count() or 1
+@contextlib.contextmanager
+def executor_address(executor: str, workers: int) -> Iterator[str]:
+    """The ``ServerConfig.executor`` for ``executor``. ``dask``: a scheduler and ``workers``
+    single-threaded worker processes started here, each a process of its own as deployed (a
+    LocalCluster would run its scheduler inside this process, beside the server)."""
+    if executor != "dask":
+        yield executor
+        return
+    from distributed import Client
+
     with tempfile.TemporaryDirectory() as tmp:
+        scheduler_file = Path(tmp) / "scheduler.json"
+        quiet = subprocess.DEVNULL
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0",
+             "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+            stdout=quiet, stderr=quiet,
+        )  # fmt: skip
+        nanny = None
+        try:
+            while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+                time.sleep(0.05)
+            address = json.loads(scheduler_file.read_text())["address"]
+            nanny = subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address,
+                 "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard"],
+                stdout=quiet, stderr=quiet,
+            )  # fmt: skip
+            with Client(address, set_as_default=False) as client:
+                client.wait_for_workers(workers, timeout=120)
+            yield address
+        finally:
+            for process in (nanny, scheduler):
+                if process is not None:
+                    process.terminate()
+                    process.wait(30)
+
+
+def measure_executor(executor: str, workers: int, db: Path) -> dict[str, float]:
+    with executor_address(executor, workers) as address:
         config = ServerConfig(
-            db_path=Path(tmp) / "bench.db", port=0, workers=workers, rate_limit=None
+            db_path=db, port=0, workers=workers, rate_limit=None, executor=address
         )
         with ServerThread(config) as server:
             asyncio.run(simulations_per_second(server.url))  # warm the workers up
+            cpu = time.process_time()
             served = asyncio.run(simulations_per_second(server.url))
-            local = engine_simulations_per_second()
+            cpu = time.process_time() - cpu
             streamed = asyncio.run(streamed_steps_per_second(server.url))
-            computed = engine_steps_per_second()
-    print(f"reference server on loopback, {workers} worker process(es)")
-    print(
-        f"simulations ({SIMULATIONS} x {SIM_TICKS} ticks, 2 models + 1 body):\n"
-        f"  through the server   {served:10.1f} /s\n"
-        f"  engine in-process    {local:10.1f} /s   (one after another)\n"
-        f"  ratio                {served / local:10.2f}"
+    return {
+        "simulations_per_second": served,
+        # This process: the server (HTTP, storing, and with Dask driving the segments and
+        # storing their chunks) and the benchmark's own client; not the workers.
+        "server_process_cpu_ms_per_simulation": 1000 * cpu / SIMULATIONS,
+        "streamed_steps_per_second": streamed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--executor",
+        default="local",
+        help="comma-separated: local, dask (a LocalCluster) or a scheduler address",
     )
-    print(
-        f"trace steps ({STREAM_TICKS} ticks, stored run):\n"
-        f"  streamed over WS to a raw websockets client  {streamed:10.0f} steps/s\n"
-        f"  engine computing them in-process             {computed:10.0f} steps/s\n"
-        f"  ratio                                        {streamed / computed:10.2f}"
-    )
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    executors = [e.strip() for e in args.executor.split(",") if e.strip()]
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, executor in enumerate(executors):
+            results[executor] = measure_executor(executor, args.workers, Path(tmp) / f"{n}.db")
+    local = engine_simulations_per_second()
+    computed = engine_steps_per_second()
+    if args.json:
+        report = {
+            "workers": args.workers,
+            "simulations": SIMULATIONS,
+            "sim_ticks": SIM_TICKS,
+            "stream_ticks": STREAM_TICKS,
+            "engine_simulations_per_second": local,
+            "engine_steps_per_second": computed,
+            "executors": results,
+        }
+        print(json.dumps(report, indent=2))
+        return
+    print(f"reference server on loopback (one replica), {args.workers} worker process(es)")
+    print(f"simulations ({SIMULATIONS} x {SIM_TICKS} ticks, 2 models + 1 body):")
+    for executor, result in results.items():
+        served = result["simulations_per_second"]
+        cpu = result["server_process_cpu_ms_per_simulation"]
+        print(
+            f"  through the server, {executor:<10} {served:10.1f} /s   ratio {served / local:.2f}"
+            f"   (server process CPU {cpu:.1f} ms per simulation)"
+        )
+    print(f"  engine in-process             {local:10.1f} /s   (one after another)")
+    print(f"trace steps ({STREAM_TICKS} ticks, stored run), streamed over WS to a raw client:")
+    for executor, result in results.items():
+        streamed = result["streamed_steps_per_second"]
+        print(
+            f"  run on {executor:<10}            {streamed:10.0f} steps/s   "
+            f"ratio {streamed / computed:.2f}"
+        )
+    print(f"  engine computing them in-process  {computed:10.0f} steps/s")
 
 
 if __name__ == "__main__":

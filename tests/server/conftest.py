@@ -65,9 +65,31 @@ def start_server(tmp: Path, **options: Any) -> ServerThread:
     return server
 
 
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[Any]:
+    """A real Dask LocalCluster: two worker processes (under nannies, which restart a worker
+    that dies) of one thread each; the scheduler runs in this process."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    yield cluster
+    cluster.close()
+
+
+EXECUTORS = pytest.mark.parametrize("server", ["local", "dask"], indirect=True)
+"""Runs a test of the module's ``server`` (and ``wire``) once per executor."""
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    thread = start_server(tmp_path_factory.mktemp("server"), rate_limit=None)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
+    options: dict[str, Any] = {}
+    if getattr(request, "param", "local") == "dask":
+        options["executor"] = request.getfixturevalue("dask_cluster").scheduler_address
+    thread = start_server(tmp_path_factory.mktemp("server"), rate_limit=None, **options)
     yield thread
     thread.stop()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from kairos import engine
 from kairos.server import ServerThread
-from tests.server.conftest import SCENARIO, Wire
+from tests.server.conftest import EXECUTORS, SCENARIO, Wire
 
 
 def test_query_and_mutation_envelopes(wire: Wire) -> None:
@@ -178,6 +178,7 @@ def test_engine_version_pins(wire: Wire) -> None:
     assert unknown.status_code == 412
 
 
+@EXECUTORS
 def test_idempotency_keys(wire: Wire) -> None:
     request = {"scenario": SCENARIO, "ticks": 30, "idempotencyKey": "job-42"}
     first = wire.data(wire.mutate("simulation.create", request))
@@ -188,6 +189,7 @@ def test_idempotency_keys(wire: Wire) -> None:
     assert first["id"] in conflict.json()["error"]["message"]
 
 
+@EXECUTORS
 def test_a_run_completes_with_the_engines_exact_trace(wire: Wire) -> None:
     record = wire.wait(wire.create(ticks=600)["id"])
     assert record["status"] == "completed" and record["tick"] == 600
@@ -207,6 +209,7 @@ def test_a_run_completes_with_the_engines_exact_trace(wire: Wire) -> None:
     assert engine.trace_sha256(steps) == engine.trace_sha256(expected)
 
 
+@EXECUTORS
 def test_trace_pages_past_the_end(wire: Wire) -> None:
     record = wire.wait(wire.create(ticks=10)["id"])
     page = wire.data(wire.query("simulation.trace", {"id": record["id"], "fromTick": 11}))
@@ -227,6 +230,7 @@ def test_list_pages_newest_first(wire: Wire) -> None:
     assert garbage.status_code == 400
 
 
+@EXECUTORS
 def test_cancel(wire: Wire) -> None:
     long_run = wire.create(ticks=1_000_000)
     cancelled = wire.data(wire.mutate("simulation.cancel", {"id": long_run["id"]}))

@@ -11,7 +11,7 @@ import websockets
 
 from kairos import engine
 from kairos.server import ServerThread
-from tests.server.conftest import SCENARIO, Wire
+from tests.server.conftest import EXECUTORS, SCENARIO, Wire
 
 
 class Socket:
@@ -92,6 +92,7 @@ async def test_query_and_mutation_over_the_socket(wire: Wire) -> None:
         assert wrong_kind["error"]["message"] == 'No "mutation"-procedure on path "engine.versions"'
 
 
+@EXECUTORS
 async def test_stream_every_tick_once_then_resume(wire: Wire) -> None:
     record = wire.wait(wire.create(ticks=1000)["id"])
     async with connect(wire.ws_url) as raw:
@@ -113,6 +114,7 @@ async def test_stream_every_tick_once_then_resume(wire: Wire) -> None:
         assert ticks_of(await ws.until(2, "stopped")) == list(range(638, 1001))
 
 
+@EXECUTORS
 async def test_stream_follows_a_running_simulation(wire: Wire) -> None:
     record = wire.create(ticks=30_000)
     async with connect(wire.ws_url) as raw:
@@ -194,6 +196,7 @@ async def test_an_oversized_message_is_refused_without_closing(wire: Wire) -> No
         assert (await ws.until(2, "data"))[0]["result"]["type"] == "data"
 
 
+@EXECUTORS
 async def test_streaming_a_failed_or_cancelled_run_ends_with_a_typed_error(wire: Wire) -> None:
     record = wire.create(ticks=1_000_000)
     wire.mutate("simulation.cancel", {"id": record["id"]})

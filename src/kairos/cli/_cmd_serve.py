@@ -38,7 +38,23 @@ def register(commands: Any) -> None:
         "is re-read when it changes (checked every second, or at once on SIGHUP): a key removed "
         "from it is revoked without a restart, and its open WebSockets are closed",
     )
-    serve.add_argument("--workers", type=positive_int, default=None, help="worker processes")
+    serve.add_argument(
+        "--workers", type=positive_int, default=None, help="worker processes (local executor)"
+    )
+    serve.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|ADDRESS",
+        help="where simulations run: 'local' worker processes (default) or the Dask cluster "
+        "whose scheduler is at ADDRESS, e.g. tcp://scheduler:8786",
+    )
+    serve.add_argument(
+        "--executor-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long to try reaching the Dask scheduler at start (default 10)",
+    )
     serve.add_argument("--max-ticks", type=positive_int, default=None, help="most ticks per run")
     serve.add_argument(
         "--rate-limit",
@@ -102,6 +118,9 @@ def _serve(args: argparse.Namespace) -> int:
         burst = args.rate_burst if args.rate_burst is not None else DEFAULT_RATE_LIMIT.burst
         options["rate_limit"] = RateLimit(rate, burst) if rate > 0 else None
     options["dev"] = args.dev
+    options["executor"] = args.executor
+    if args.executor_timeout is not None:
+        options["executor_timeout_seconds"] = args.executor_timeout
     try:
         config = ServerConfig(**options)
         keyring = KeyRing(config.api_keys, config.api_keys_file)  # a bad file fails here
@@ -113,5 +132,8 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         log.info("no API keys configured: serving without authentication on %s only", config.host)
     log.info("database: %s", config.db_path)
-    Server(config, log_level="debug" if level else "info").run()
+    server = Server(config, log_level="debug" if level else "info")
+    server.run()
+    if server.state.startup_error is not None:
+        fail(str(server.state.startup_error))
     return 0

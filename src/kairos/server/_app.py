@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from kairos._trpc import TRPCError
 from kairos._trpc.http_server import error_response
+from kairos.errors import KairosError
 from kairos.server._config import ServerConfig
 from kairos.server._header_timeout import guarded_protocol
 from kairos.server._http_endpoint import http_endpoint
@@ -54,7 +55,10 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await state.start()
+        if state.startup_error is not None:
+            raise state.startup_error
+        if not state.started:  # Server.startup starts it first
+            await state.start()
         watcher = (
             asyncio.create_task(state.watch_keys())
             if state.config.api_keys_file is not None
@@ -108,6 +112,15 @@ class Server(uvicorn.Server):
         return state
 
     async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        try:
+            # Before uvicorn's lifespan, which would log a traceback: a typed startup error
+            # (an unreachable Dask scheduler) ends the start quietly, kept in state.startup_error.
+            await self.state.start()
+        except KairosError:
+            self.should_exit = True
+            return
+        except Exception:
+            pass  # kept in state.startup_error: the lifespan raises it, and uvicorn reports it
         await super().startup(sockets)  # type: ignore[arg-type]
         if (
             self.kairos_config.api_keys_file is not None

@@ -8,6 +8,7 @@ import threading
 import time
 from types import TracebackType
 
+from kairos.errors import KairosError
 from kairos.server._config import ServerConfig
 
 log = logging.getLogger("kairos.server")
@@ -40,6 +41,10 @@ class ServerThread:
         deadline = time.monotonic() + self._startup_timeout
         while not self._server.started:
             if not self._thread.is_alive():
+                self._thread = None
+                error = self._server.state.startup_error
+                if isinstance(error, KairosError):
+                    raise error  # e.g. an unreachable Dask scheduler: typed, in one line
                 raise RuntimeError("the embedded KAIROS server failed to start (see the log)")
             if time.monotonic() > deadline:
                 self.stop()

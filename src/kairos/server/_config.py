@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kairos.engine import DEFAULT_MAX_TICKS
 from kairos.server._auth import RateLimit
+from kairos.server._executor import check_executor
 
 DEFAULT_RATE_LIMIT = RateLimit(rate=50.0, burst=200)
 
@@ -37,7 +38,12 @@ class ServerConfig:
     rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT
     """Requests per second per key (per client address without keys); None turns it off."""
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
-    """Worker processes running simulations."""
+    """Worker processes running simulations (with the local executor)."""
+    executor: str = "local"
+    """Where simulations run: ``"local"`` (``workers`` processes on this machine) or the address
+    of a Dask scheduler (``tcp://scheduler:8786``), whose cluster computes them."""
+    executor_timeout_seconds: float = 10.0
+    """How long to try reaching the Dask scheduler when the server starts."""
     max_ticks: int = DEFAULT_MAX_TICKS
     max_body_bytes: int = 1 << 20
     max_ws_message_bytes: int = 1 << 20
@@ -90,10 +96,12 @@ class ServerConfig:
             "body_timeout_seconds",
             "sse_ping_seconds",
             "sse_reconnect_after_inactivity_seconds",
+            "executor_timeout_seconds",
         ):
             value = getattr(self, name)
             if not (value > 0 and value < float("inf")):
                 raise ValueError(f"{name} must be a positive number of seconds")
+        check_executor(self.executor)
         if self.sse_max_duration_seconds is not None and not self.sse_max_duration_seconds > 0:
             raise ValueError("sse_max_duration_seconds must be a positive number of seconds")
         if self.sse_ping_seconds >= self.sse_reconnect_after_inactivity_seconds:

@@ -28,7 +28,8 @@ from kairos.server._details import (
     validation_error,
 )
 from kairos.server._execute import utc_now
-from kairos.server._pool import Notifier, WorkerPool
+from kairos.server._executor import Executor
+from kairos.server._pool import Notifier
 from kairos.server._storage import IdempotencyConflict, NewSimulation, SimulationRecord, Store
 from kairos_api import models
 
@@ -64,10 +65,10 @@ def _error(code: ErrorKey, message: str) -> TRPCError:
 
 
 class Service:
-    """The procedures of one server, over its store and worker pool."""
+    """The procedures of one server, over its store and executor (local workers or Dask)."""
 
     def __init__(
-        self, config: ServerConfig, store: Store, pool: WorkerPool, notifier: Notifier
+        self, config: ServerConfig, store: Store, pool: Executor, notifier: Notifier
     ) -> None:
         self.config = config
         self.store = store

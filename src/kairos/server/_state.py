@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from kairos.server._auth import KeyRing, RateLimiter
 from kairos.server._config import ServerConfig
-from kairos.server._pool import Notifier, WorkerPool
+from kairos.server._executor import Executor, start_executor
+from kairos.server._pool import Notifier
 from kairos.server._service import Service
 from kairos.server._storage import Store
 
@@ -32,8 +33,10 @@ class ServerState:
         self.connections: set[Connection] = set()
         self.sse_streams: set[SSEStream] = set()
         self.notifier = Notifier()
+        self.startup_error: BaseException | None = None
+        """Why :meth:`start` failed (e.g. an unreachable Dask scheduler), for the embedder."""
         self._store: Store | None = None
-        self._pool: WorkerPool | None = None
+        self._pool: Executor | None = None
         self._service: Service | None = None
 
     @property
@@ -42,10 +45,26 @@ class ServerState:
             raise RuntimeError("the server is not started")
         return self._service
 
+    @property
+    def started(self) -> bool:
+        return self._service is not None
+
+    @property
+    def executor(self) -> Executor:
+        if self._pool is None:
+            raise RuntimeError("the server is not started")
+        return self._pool
+
     async def start(self) -> None:
-        self._store = Store(Path(self.config.db_path))
-        self._pool = WorkerPool(self._store, self.config.workers, self.notifier.notify)
-        self._pool.start()
+        try:
+            self._store = Store(Path(self.config.db_path))
+            self._pool = await start_executor(self.config, self._store, self.notifier.notify)
+        except BaseException as exc:
+            self.startup_error = exc
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            raise
         self._service = Service(self.config, self._store, self._pool, self.notifier)
         resumed = self._service.resume_unfinished()
         if resumed:
