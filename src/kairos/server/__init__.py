@@ -8,5 +8,13 @@ for any ASGI server.
 from kairos.server._app import Server, create_app
 from kairos.server._background import ServerThread
 from kairos.server._config import ServerConfig, default_db_path
+from kairos.server._store_api import StorageError
 
-__all__ = ["Server", "ServerConfig", "ServerThread", "create_app", "default_db_path"]
+__all__ = [
+    "Server",
+    "ServerConfig",
+    "ServerThread",
+    "StorageError",
+    "create_app",
+    "default_db_path",
+]

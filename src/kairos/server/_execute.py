@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kairos import engine
-from kairos.server._storage import SimulationRecord, Store
+from kairos.server._storage import SimulationRecord
+from kairos.server._store_api import SimulationStore
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -36,7 +37,7 @@ def utc_now() -> str:
 
 
 def execute(
-    store: Store,
+    store: SimulationStore,
     simulation_id: str,
     *,
     chunk_steps: int = 256,
@@ -65,7 +66,7 @@ def execute(
 
 
 def _run(
-    store: Store,
+    store: SimulationStore,
     record: SimulationRecord,
     chunk_steps: int,
     flush_seconds: float,
@@ -116,7 +117,7 @@ def _engine_faults() -> Iterator[None]:
 
 
 def _resume(
-    store: Store, record: SimulationRecord, scenario: dict[str, Any]
+    store: SimulationStore, record: SimulationRecord, scenario: dict[str, Any]
 ) -> tuple[engine.Simulation, engine.SummaryAccumulator]:
     """A simulation positioned after the last stored tick, and the summary of the stored steps.
 
@@ -143,12 +144,12 @@ def _resume(
     return simulation, summary
 
 
-def _cancel(store: Store, simulation_id: str) -> str:
+def _cancel(store: SimulationStore, simulation_id: str) -> str:
     done = store.finish(simulation_id, "cancelled", completed_at=utc_now())
     return done.status if done else "cancelled"
 
 
-def _fail(store: Store, simulation_id: str, code: str, message: str) -> str:
+def _fail(store: SimulationStore, simulation_id: str, code: str, message: str) -> str:
     error = json.dumps({"code": code, "message": message})
     done = store.finish(simulation_id, "failed", completed_at=utc_now(), error_json=error)
     return done.status if done else "failed"
