@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -140,8 +139,8 @@ def test_kill_9_of_a_replica_loses_nothing_and_streams_go_on(
 
     accepted: dict[str, tuple[str, int, int]] = {}
     streamers = [
-        Streamer(balancer.url, "replica-stream-0", 90, 30_000),
-        Streamer(balancer.url, "replica-stream-1", 91, 20_000),
+        Streamer(balancer.url, "replica-stream-0", 90, 15_000),
+        Streamer(balancer.url, "replica-stream-1", 91, 10_000),
     ]
     for streamer in streamers:
         streamer.start()
@@ -149,17 +148,21 @@ def test_kill_9_of_a_replica_loses_nothing_and_streams_go_on(
         for n in range(3):  # long runs that A starts and B must finish
             name, seed = f"replica-long-{n}", 95 + n
             record = client.simulation.create(
-                scenario=reliability_scenario(name, seed).to_wire(), ticks=25_000
+                scenario=reliability_scenario(name, seed).to_wire(), ticks=15_000
             )
-            accepted[record.id] = (name, seed, 25_000)
-    creator = Creator(balancer.url, "replica-create", ticks=3_000)
-    creator.start()
-    target = stored_ticks(postgres_dsn) + 8_000
+            accepted[record.id] = (name, seed, 15_000)
+    target = stored_ticks(postgres_dsn) + 5_000
     wait_until(lambda: stored_ticks(postgres_dsn) >= target, 60, "progress on replica A")
+    creator = Creator(balancer.url, "replica-create", ticks=2_000)
+    creator.start()
+    wait_until(lambda: len(creator.accepted) >= 3, 60, "creates on replica A")
     assert balancer.routed.get(a.port, 0) > 0 and balancer.routed.get(b.port, 0) == 0
+    assert all(s.is_alive() for s in streamers), "the streams must be open across the kill"
     a_workers = a.worker_pids()
-    a.kill()  # kill -9 of the server process; its workers die with it (PDEATHSIG)
-    time.sleep(0.5)  # creates go on through the balancer, now to B
+    a.kill()  # kill -9 of the server process, creates in flight; its workers die with it
+    on_a = len(creator.accepted)
+    # creates go on through the balancer, now answered by B
+    wait_until(lambda: len(creator.accepted) >= min(on_a + 3, Creator.LIMIT), 60, "creates on B")
     creator.halt.set()
     creator.join(20)
     accepted.update(creator.accepted)

@@ -152,3 +152,52 @@ def test_replicas_share_one_rate_limit(postgres_dsn: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_a_worker_of_a_replica_presumed_dead_stops_and_leaves_the_run_to_the_new_owner(
+    postgres_dsn: str,
+) -> None:
+    """A replica that was only slow (its heartbeat stale, its worker still running) must not
+    race the replica that took its simulation over: the worker's next write finds the lease
+    gone, and it stops without touching the run."""
+    from kairos.server._execute import LOST, execute
+    from tests.server.test_recovery import SCENARIO, _file
+
+    slow = PostgresStore(postgres_dsn, replica_id="slow")
+    _file(slow, "sim_1", 3_000)
+    worker = PostgresStore(postgres_dsn, lease_holder="slow")
+    taken = threading.Event()
+    taken_at: list[int] = []
+
+    def take_over(_id: str, tick: int) -> None:
+        if tick >= 500 and not taken.is_set():  # mid-run: "slow" is presumed dead
+            slow._db.execute(
+                "UPDATE replicas SET heartbeat_at = heartbeat_at - interval '1 hour' "
+                "WHERE id = 'slow'"
+            )
+            assert [r.id for r in new_owner.claim_unfinished(60)] == ["sim_1"]
+            taken_at.append(tick)
+            taken.set()
+
+    new_owner = PostgresStore(postgres_dsn, replica_id="new")
+    try:
+        assert execute(worker, "sim_1", chunk_steps=100, on_progress=take_over) == LOST
+        record = slow.get("sim_1")
+        assert record is not None and record.status == "running" and record.tick == taken_at[0]
+        # The new owner's worker finishes it, with the engine's exact trace.
+        successor = PostgresStore(postgres_dsn, lease_holder="new")
+        assert execute(successor, "sim_1", chunk_steps=100) == "completed"
+        successor.close()
+        from kairos import engine
+
+        stored = [
+            json.loads(line)
+            for _f, _l, lines in slow.iter_chunks("sim_1", after_tick=0)
+            for line in lines
+        ]
+        assert engine.trace_sha256(stored) == engine.trace_sha256(
+            engine.iter_steps(SCENARIO, 3_000, "1.5.0")
+        )
+    finally:
+        for store in (slow, worker, new_owner):
+            store.close()

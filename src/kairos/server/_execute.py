@@ -21,9 +21,13 @@ from typing import Any
 
 from kairos import engine
 from kairos.server._storage import SimulationRecord
-from kairos.server._store_api import SimulationStore
+from kairos.server._store_api import LeaseLost, SimulationStore
 
 ProgressCallback = Callable[[str, int], None]
+
+LOST = "lost"
+"""What :func:`execute` returns when another replica took the simulation over (a shared store
+only): not a status of the simulation, which goes on with its new owner."""
 
 
 class _EngineFault(Exception):
@@ -50,10 +54,12 @@ def execute(
         raise KeyError(simulation_id)
     if record.finished:
         return record.status
-    if record.status == "queued" and not store.mark_running(simulation_id):
-        return _cancel(store, simulation_id)
     try:
+        if record.status == "queued" and not store.mark_running(simulation_id):
+            return _cancel(store, simulation_id)
         return _run(store, record, chunk_steps, flush_seconds, on_progress)
+    except LeaseLost:
+        return LOST
     except engine.EngineVersionError as exc:
         return _fail(store, simulation_id, "engine_version", str(exc))
     except engine.CheckpointError as exc:

@@ -38,7 +38,7 @@ from kairos.server._storage import (
     decode_chunk,
     encode_chunk,
 )
-from kairos.server._store_api import StorageError
+from kairos.server._store_api import LeaseLost, StorageError
 
 if TYPE_CHECKING:
     import psycopg
@@ -148,9 +148,12 @@ def _first_line(exc: BaseException) -> str:
 class PostgresStore:
     """The simulation store in a PostgreSQL database (one connection per process)."""
 
-    def __init__(self, dsn: str, *, replica_id: str | None = None) -> None:
+    def __init__(
+        self, dsn: str, *, replica_id: str | None = None, lease_holder: str | None = None
+    ) -> None:
         self._dsn = dsn
-        self.replica_id = replica_id
+        self._replica_id = replica_id
+        self._lease_holder = lease_holder
         self._lock = threading.RLock()
         self._db = connect(dsn)
         try:
@@ -183,6 +186,10 @@ class PostgresStore:
     @property
     def location(self) -> str:
         return self._dsn
+
+    @property
+    def replica_id(self) -> str | None:
+        return self._replica_id
 
     @property
     def shared(self) -> bool:
@@ -337,6 +344,7 @@ class PostgresStore:
         if status not in FINAL_STATUSES:
             raise ValueError(f"not a final status: {status}")
         with self._lock, self._db.transaction():
+            self._check_lease(simulation_id)
             self._db.execute(
                 "UPDATE simulations SET status = %s, completed_at = %s, summary_json = %s, "
                 "error_json = %s WHERE id = %s AND status IN ('queued', 'running')",
@@ -373,10 +381,13 @@ class PostgresStore:
         last_tick = first_tick + len(lines) - 1
         with self._lock, self._db.transaction():
             row = self._db.execute(
-                "SELECT tick FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,)
+                "SELECT tick, claimed_by FROM simulations WHERE id = %s FOR UPDATE",
+                (simulation_id,),
             ).fetchone()
             if row is None:
                 raise KeyError(simulation_id)
+            if self._lease_holder is not None and row[1] != self._lease_holder:
+                raise LeaseLost(simulation_id)
             if row[0] != first_tick - 1:
                 raise ValueError(
                     f"{simulation_id}: chunk starts at tick {first_tick} but the stored trace "
@@ -409,6 +420,7 @@ class PostgresStore:
     def rewind(self, simulation_id: str, tick: int) -> None:
         with self._lock, self._db.transaction():
             self._db.execute("SELECT 1 FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,))
+            self._check_lease(simulation_id)
             self._db.execute(
                 "DELETE FROM trace_chunks WHERE simulation_id = %s AND first_tick > %s",
                 (simulation_id, tick),
@@ -452,6 +464,16 @@ class PostgresStore:
     def _one(self, where: str, params: tuple[Any, ...]) -> SimulationRecord | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM simulations {where}", params).fetchone()
         return _record(row) if row else None
+
+    def _check_lease(self, simulation_id: str) -> None:
+        """In a worker's transaction: lock the row, and stop if another replica owns it."""
+        if self._lease_holder is None:
+            return
+        row = self._db.execute(
+            "SELECT claimed_by FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,)
+        ).fetchone()
+        if row is not None and row[0] != self._lease_holder:
+            raise LeaseLost(simulation_id)
 
 
 class SharedRateLimiter(RateLimiter):

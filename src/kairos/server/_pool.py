@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from kairos._waiting import wait_within
 from kairos.server._execute import utc_now
-from kairos.server._store_api import SimulationStore
+from kairos.server._store_api import REPLICA_ENV, SimulationStore
 from kairos.server._worker import PARENT_ENV
 
 log = logging.getLogger("kairos.server")
@@ -121,7 +121,11 @@ class WorkerPool:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=None,
-            env={**os.environ, PARENT_ENV: str(os.getpid())},
+            env={
+                **os.environ,
+                PARENT_ENV: str(os.getpid()),
+                REPLICA_ENV: self._store.replica_id or "",
+            },
         )
         self._processes.add(process)
         return process

@@ -170,6 +170,10 @@ class Store:
     def shared(self) -> bool:
         return False
 
+    @property
+    def replica_id(self) -> str | None:
+        return None
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -31,6 +31,16 @@ class StorageError(KairosError):
     cannot be reached or refuses the login, a missing driver, or a schema of another version."""
 
 
+class LeaseLost(Exception):
+    """A worker's replica no longer holds the simulation (another replica took it over while
+    this one was presumed dead): the worker stops it without touching it, the new owner goes
+    on. Raised only by a store opened with a ``lease_holder``."""
+
+
+REPLICA_ENV = "KAIROS_WORKER_REPLICA"
+"""The replica a worker process writes for (set by the pool; empty on SQLite)."""
+
+
 class SimulationStore(Protocol):
     """What the server, its workers and its streams need from a database."""
 
@@ -41,6 +51,10 @@ class SimulationStore(Protocol):
     @property
     def shared(self) -> bool:
         """True when several servers may use this store at once (leases, shared limits)."""
+
+    @property
+    def replica_id(self) -> str | None:
+        """The server this store was opened for (None: a worker's, or SQLite's)."""
 
     def close(self) -> None: ...
 
@@ -115,16 +129,20 @@ def is_postgres(location: str | Path) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
 
-def open_store(location: str | Path, *, replica_id: str | None = None) -> SimulationStore:
+def open_store(
+    location: str | Path, *, replica_id: str | None = None, lease_holder: str | None = None
+) -> SimulationStore:
     """The store at ``location``: a ``postgresql://`` DSN, or a SQLite file path.
 
-    ``replica_id`` names the server that will run simulations from it (a worker process opens
-    the store without one). Raises :class:`StorageError` when the database cannot be used.
+    ``replica_id`` names the server that will run simulations from it; a worker process opens
+    the store with its server's name as ``lease_holder`` instead, and its writes to a
+    simulation another replica has taken over raise :class:`LeaseLost`. Raises
+    :class:`StorageError` when the database cannot be used.
     """
     if is_postgres(location):
         from kairos.server._pg_store import PostgresStore
 
-        return PostgresStore(str(location), replica_id=replica_id)
+        return PostgresStore(str(location), replica_id=replica_id, lease_holder=lease_holder)
     if isinstance(location, str) and "://" in location:
         scheme = location.split("://", 1)[0]
         raise StorageError(

@@ -21,7 +21,7 @@ import signal
 import sys
 
 from kairos.server._execute import execute
-from kairos.server._store_api import open_store
+from kairos.server._store_api import REPLICA_ENV, open_store
 
 PARENT_ENV = "KAIROS_WORKER_PARENT"
 """The pid of the server that started the worker (set by the pool)."""
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
         return 2
     if not die_with_parent():
         return 1  # the server died while this worker was starting
-    store = open_store(argv[0])
+    store = open_store(argv[0], lease_holder=os.environ.get(REPLICA_ENV) or None)
     out = sys.stdout
 
     def progress(simulation_id: str, tick: int) -> None:
