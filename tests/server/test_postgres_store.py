@@ -201,3 +201,12 @@ def test_a_worker_of_a_replica_presumed_dead_stops_and_leaves_the_run_to_the_new
     finally:
         for store in (slow, worker, new_owner):
             store.close()
+
+
+def test_an_embedded_server_on_an_unusable_database_raises_the_typed_error() -> None:
+    from kairos.server import ServerConfig, ServerThread
+
+    port = _closed_port()
+    server = ServerThread(ServerConfig(db_url=f"postgresql://k@127.0.0.1:{port}/k", port=0))
+    with pytest.raises(StorageError, match="cannot connect to PostgreSQL"):
+        server.start()

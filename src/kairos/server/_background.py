@@ -35,11 +35,13 @@ class ServerThread:
         """Start serving and return the base URL (``http://127.0.0.1:PORT``)."""
         if self._thread is not None:
             return self.url
-        self._thread = threading.Thread(target=self._server.run, name="kairos-server", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="kairos-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + self._startup_timeout
         while not self._server.started:
             if not self._thread.is_alive():
+                if self._server.state.startup_error is not None:
+                    raise self._server.state.startup_error  # a database it cannot use
                 raise RuntimeError("the embedded KAIROS server failed to start (see the log)")
             if time.monotonic() > deadline:
                 self.stop()
@@ -48,6 +50,13 @@ class ServerThread:
         sockets = [s for server in self._server.servers for s in server.sockets]
         self.port = int(sockets[0].getsockname()[1])
         return self.url
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn exits when the startup fails; start() raises why
+            if self._server.state.startup_error is None:
+                raise
 
     def stop(self) -> None:
         """Shut down gracefully (streams are told to reconnect; workers stop; records stay)."""

@@ -17,7 +17,7 @@ from kairos.server._auth import KeyRing, RateLimiter
 from kairos.server._config import ServerConfig
 from kairos.server._pool import Notifier, WorkerPool
 from kairos.server._service import Service
-from kairos.server._store_api import SimulationStore, open_store
+from kairos.server._store_api import SimulationStore, StorageError, open_store
 
 if TYPE_CHECKING:
     from kairos.server._pg_store import ProgressListener, SharedRateLimiter
@@ -45,6 +45,8 @@ class ServerState:
         self._lease_task: asyncio.Task[None] | None = None
         self.replica_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         """This server's name among the replicas of a shared database."""
+        self.startup_error: StorageError | None = None
+        """Why the database could not be opened, for ``ServerThread.start`` to raise."""
 
     @property
     def service(self) -> Service:
@@ -54,7 +56,11 @@ class ServerState:
 
     async def start(self) -> None:
         location = self.config.db_url or Path(self.config.db_path)
-        self._store = store = open_store(location, replica_id=self.replica_id)
+        try:
+            self._store = store = open_store(location, replica_id=self.replica_id)
+        except StorageError as exc:
+            self.startup_error = exc
+            raise
         if store.shared:
             self._share(store.location)
         self._pool = WorkerPool(store, self.config.workers, self.notifier.notify)
