@@ -12,6 +12,8 @@ server and its workers (``/proc/<pid>/status`` VmRSS) at the start and the end. 
 itself: no operation starts after the deadline, and each is bounded by the client's timeouts.
 
     scripts/bench load [--clients 200] [--seconds 60] [--ticks 300]
+    scripts/bench load --db postgresql://... --replicas 2   (replicas sharing one database;
+                                                             client i talks to replica i % N)
 
 ``tests/reliability/test_load.py`` runs the short form (50 clients, ~10 s) with asserts.
 """
@@ -177,8 +179,11 @@ async def _client(url: str, index: int, deadline: float, ticks: int, report: Loa
             report.latencies[kind].append(time.monotonic() - started)
 
 
-async def drive(url: str, server_pid: int, clients: int, seconds: float, ticks: int) -> LoadReport:
-    """Run the load against ``url`` (a server whose process is ``server_pid``)."""
+async def drive(
+    urls: list[str], server_pids: list[int], clients: int, seconds: float, ticks: int
+) -> LoadReport:
+    """Run the load against the servers at ``urls`` (client ``i`` talks to ``urls[i % N]``),
+    whose processes are ``server_pids``."""
     report = LoadReport(clients, seconds, ticks)
     counter = _RateLimitCounter()
     logger = logging.getLogger("kairos.client")
@@ -186,15 +191,18 @@ async def drive(url: str, server_pid: int, clients: int, seconds: float, ticks: 
     logger.addHandler(counter)
     logger.setLevel(logging.INFO)
     try:
-        async with KairosClient(url, max_retries=10, engine_version="1.4.4") as warm:
-            # start the workers (spawned on demand) so the start RSS includes them
-            await asyncio.gather(*(warm.arun(scenario("warm-up", n), ticks) for n in range(4)))
-        report.rss_start_kib = rss_kib(server_pid)
+        for url in urls:
+            async with KairosClient(url, max_retries=10, engine_version="1.4.4") as warm:
+                # start the workers (spawned on demand) so the start RSS includes them
+                await asyncio.gather(*(warm.arun(scenario("warm-up", n), ticks) for n in range(4)))
+        report.rss_start_kib = sum(rss_kib(pid) for pid in server_pids)
         started = time.monotonic()
         deadline = started + seconds
-        await asyncio.gather(*(_client(url, i, deadline, ticks, report) for i in range(clients)))
+        await asyncio.gather(
+            *(_client(urls[i % len(urls)], i, deadline, ticks, report) for i in range(clients))
+        )
         report.elapsed = time.monotonic() - started
-        report.rss_end_kib = rss_kib(server_pid)
+        report.rss_end_kib = sum(rss_kib(pid) for pid in server_pids)
     finally:
         logger.removeHandler(counter)
         logger.setLevel(old_level)
@@ -209,14 +217,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(workdir: Path, problems: list[str], *options: str) -> Iterator[tuple[str, int]]:
+def serve(
+    workdir: Path, problems: list[str], *options: str, db: str | None = None, name: str = "serve"
+) -> Iterator[tuple[str, int]]:
     """A ``kairos serve`` subprocess on 127.0.0.1 (its own session), always stopped; the
-    warnings and errors of its log are put in ``problems`` when it has stopped."""
+    warnings and errors of its log are put in ``problems`` when it has stopped. ``db``: a
+    PostgreSQL DSN (default: a SQLite file in ``workdir``)."""
     port = _free_port()
     kairos = Path(sys.executable).parent / "kairos"
     command = [str(kairos)] if kairos.exists() else [sys.executable, "-m", "kairos"]
-    log_path, db = workdir / "serve.log", workdir / "load.db"
-    args = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db)]
+    log_path = workdir / f"{name}.log"
+    db = db or str(workdir / "load.db")
+    args = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [*args, *options],
@@ -233,7 +245,7 @@ def serve(workdir: Path, problems: list[str], *options: str) -> Iterator[tuple[s
                 time.sleep(0.05)
             yield f"http://127.0.0.1:{port}", process.pid
         finally:
-            problems[:] = [
+            problems += [
                 line
                 for line in log_path.read_text(errors="replace").splitlines()
                 if "WARNING" in line or "ERROR" in line or "Traceback" in line
@@ -247,13 +259,30 @@ def serve(workdir: Path, problems: list[str], *options: str) -> Iterator[tuple[s
 
 
 def run_load(
-    clients: int, seconds: float, ticks: int, rate: float, burst: int, workers: int
+    clients: int,
+    seconds: float,
+    ticks: int,
+    rate: float,
+    burst: int,
+    workers: int,
+    *,
+    db: str | None = None,
+    replicas: int = 1,
 ) -> LoadReport:
+    """The load against ``replicas`` servers (more than one needs ``db``, a PostgreSQL DSN
+    they share), each with ``workers`` workers and the rate limit (shared on PostgreSQL)."""
+    if replicas > 1 and db is None:
+        raise ValueError("several replicas need a shared PostgreSQL database (db=...)")
     with tempfile.TemporaryDirectory(prefix="kairos-load-") as tmp:
         options = ["--workers", str(workers), "--rate-limit", str(rate), "--rate-burst", str(burst)]
         problems: list[str] = []
-        with serve(Path(tmp), problems, *options) as (url, pid):
-            report = asyncio.run(drive(url, pid, clients, seconds, ticks))
+        with contextlib.ExitStack() as servers:
+            started = [
+                servers.enter_context(serve(Path(tmp), problems, *options, db=db, name=f"r{n}"))
+                for n in range(replicas)
+            ]
+            urls, pids = [u for u, _ in started], [p for _, p in started]
+            report = asyncio.run(drive(urls, pids, clients, seconds, ticks))
         report.server_problems = problems
         return report
 
@@ -266,8 +295,19 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="server rate limit, req/s")
     parser.add_argument("--burst", type=int, default=50, help="server rate-limit burst")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--db", default=None, help="a postgresql:// DSN (default: SQLite)")
+    parser.add_argument("--replicas", type=int, default=1, help="servers sharing --db")
     args = parser.parse_args()
-    report = run_load(args.clients, args.seconds, args.ticks, args.rate, args.burst, args.workers)
+    report = run_load(
+        args.clients,
+        args.seconds,
+        args.ticks,
+        args.rate,
+        args.burst,
+        args.workers,
+        db=args.db,
+        replicas=args.replicas,
+    )
     print("\n".join(report.lines()))
     if report.errors:
         sys.exit(1)

@@ -22,3 +22,17 @@ def test_fifty_clients_for_ten_seconds() -> None:
     assert report.rate_limited_retries > 0, "the rate limit was meant to be visible"
     assert report.rss_start_kib > 0
     assert report.rss_end_kib - report.rss_start_kib < RSS_GROWTH_BOUND_KIB
+
+
+def test_fifty_clients_on_two_replicas_sharing_postgres(postgres_dsn: str) -> None:
+    """The same load spread over two replicas sharing one PostgreSQL database: client i talks
+    to replica i % 2. The rate limit is one shared limit (the clients all come from 127.0.0.1),
+    so it stays visible; nothing else may fail."""
+    report = run_load(
+        clients=50, seconds=10, ticks=300, rate=40, burst=20, workers=1, db=postgres_dsn, replicas=2
+    )
+    print("\n" + "\n".join(report.lines()))
+    assert report.errors == []
+    assert report.operations > 0 and all(report.latencies[k] for k in report.latencies)
+    assert report.rate_limited_retries > 0, "the shared rate limit was meant to be visible"
+    assert report.rss_end_kib - report.rss_start_kib < 2 * RSS_GROWTH_BOUND_KIB

@@ -1,4 +1,10 @@
-"""Real reference servers on 127.0.0.1 for the server tests, and small wire helpers."""
+"""Real reference servers on 127.0.0.1 for the server tests, and small wire helpers.
+
+The module-scoped servers (``server``, ``keyed_server``) and the ``store`` are parametrized over
+both storage backends: SQLite, and a real PostgreSQL (tests/_postgres.py) where one can run.
+Every test that uses them runs on both; the rest (transport edge cases that never reach the
+store differently) run on SQLite only, to keep CI's time in bounds.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,9 @@ import pytest
 
 from kairos.server import ServerConfig, ServerThread
 from kairos.server._auth import RateLimit
+from kairos.server._store_api import SimulationStore, open_store
+
+BACKENDS = ["sqlite", "postgres"]
 
 SCENARIO: dict[str, Any] = {
     "name": "capability sweep point",
@@ -78,17 +87,44 @@ def dask_cluster() -> Iterator[Any]:
     cluster.close()
 
 
-EXECUTORS = pytest.mark.parametrize("server", ["local", "dask"], indirect=True)
-"""Runs a test of the module's ``server`` (and ``wire``) once per executor."""
+EXECUTORS = pytest.mark.parametrize("server", ["sqlite", "dask"], indirect=True)
+"""Runs a test of the module's ``server`` (and ``wire``) on local workers and on Dask (both on
+SQLite), instead of on each storage backend."""
 
 
-@pytest.fixture(scope="module")
+def backend_options(request: pytest.FixtureRequest, backend: str) -> dict[str, Any]:
+    """ServerConfig options selecting ``backend``: nothing for SQLite (the ``db_path`` default
+    of :func:`start_server`), a fresh PostgreSQL database's DSN otherwise."""
+    if backend == "postgres":
+        return {"db_url": request.getfixturevalue("postgres_cluster").new_database()}
+    return {}
+
+
+@pytest.fixture(params=BACKENDS)
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a fresh store lives, on each backend: a SQLite path or a PostgreSQL DSN."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_dsn"))
+    return str(tmp_path / "kairos.db")
+
+
+@pytest.fixture
+def store(store_location: str) -> Iterator[SimulationStore]:
+    """A fresh store on each backend."""
+    opened = open_store(store_location, replica_id="test-replica")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerThread]:
     options: dict[str, Any] = {}
-    if getattr(request, "param", "local") == "dask":
+    if request.param == "dask":
         options["executor"] = request.getfixturevalue("dask_cluster").scheduler_address
+    else:
+        options.update(backend_options(request, request.param))
     thread = start_server(tmp_path_factory.mktemp("server"), rate_limit=None, **options)
     yield thread
     thread.stop()
@@ -99,12 +135,15 @@ def wire(server: ServerThread) -> Wire:
     return Wire(server.url)
 
 
-@pytest.fixture(scope="module")
-def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def keyed_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
     thread = start_server(
         tmp_path_factory.mktemp("keyed"),
         api_keys={"krs_alpha": "org_alpha", "krs_beta": "org_beta"},
         rate_limit=RateLimit(rate=5.0, burst=20),
+        **backend_options(request, request.param),
     )
     yield thread
     thread.stop()

@@ -9,16 +9,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import websockets
 
 from kairos import engine
 from kairos.server import ServerConfig, ServerThread
 from kairos.server._execute import execute
-from kairos.server._storage import NewSimulation, Store
-from tests.server.conftest import SCENARIO, Wire, start_server
+from kairos.server._storage import NewSimulation
+from kairos.server._store_api import SimulationStore, open_store
+from tests.server.conftest import BACKENDS, SCENARIO, Wire, backend_options, start_server
 
 
-def _file(store: Store, sim_id: str, ticks: int, **overrides: Any) -> None:
+def _file(store: SimulationStore, sim_id: str, ticks: int, **overrides: Any) -> None:
     scenario = {**SCENARIO, **overrides.pop("scenario", {})}
     store.create(
         NewSimulation(
@@ -38,7 +40,7 @@ def _file(store: Store, sim_id: str, ticks: int, **overrides: Any) -> None:
     )
 
 
-def _stored_trace(store: Store, sim_id: str) -> list[dict[str, Any]]:
+def _stored_trace(store: SimulationStore, sim_id: str) -> list[dict[str, Any]]:
     return [
         json.loads(line)
         for _, _, lines in store.iter_chunks(sim_id, after_tick=0)
@@ -46,8 +48,7 @@ def _stored_trace(store: Store, sim_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_execute_runs_to_completion_with_the_engines_trace(tmp_path: Path) -> None:
-    store = Store(tmp_path / "k.db")
+def test_execute_runs_to_completion_with_the_engines_trace(store: SimulationStore) -> None:
     _file(store, "sim_a", 700)
     progress: list[int] = []
     assert (
@@ -63,8 +64,7 @@ def test_execute_runs_to_completion_with_the_engines_trace(tmp_path: Path) -> No
     )
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint_bit_for_bit(tmp_path: Path) -> None:
-    store = Store(tmp_path / "k.db")
+def test_an_interrupted_run_resumes_from_its_checkpoint_bit_for_bit(store: SimulationStore) -> None:
     _file(store, "sim_b", 900)
     simulation = engine.Simulation(SCENARIO, "1.5.0")
     store.mark_running("sim_b")
@@ -83,8 +83,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_bit_for_bit(tmp_path: Pa
     )
 
 
-def test_a_run_that_cannot_resume_is_failed_with_a_reason(tmp_path: Path) -> None:
-    store = Store(tmp_path / "k.db")
+def test_a_run_that_cannot_resume_is_failed_with_a_reason(store: SimulationStore) -> None:
     _file(store, "sim_c", 50, engine_version="1.3.2")  # retired since it was filed
     assert execute(store, "sim_c") == "failed"
     error = json.loads(store.get("sim_c").error_json)
@@ -97,8 +96,7 @@ def test_a_run_that_cannot_resume_is_failed_with_a_reason(tmp_path: Path) -> Non
     assert json.loads(store.get("sim_d").error_json)["code"] == "checkpoint_unusable"
 
 
-def test_cancel_between_chunks(tmp_path: Path) -> None:
-    store = Store(tmp_path / "k.db")
+def test_cancel_between_chunks(store: SimulationStore) -> None:
     _file(store, "sim_e", 100_000)
 
     def cancel_after_first_chunk(sim_id: str, tick: int) -> None:
@@ -111,8 +109,12 @@ def test_cancel_between_chunks(tmp_path: Path) -> None:
     assert record.status == "cancelled" and record.tick == 64
 
 
-def test_a_server_restart_resumes_running_simulations(tmp_path: Path) -> None:
-    first = start_server(tmp_path, rate_limit=None, workers=1)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_server_restart_resumes_running_simulations(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    database = backend_options(request, backend)
+    first = start_server(tmp_path, rate_limit=None, workers=1, **database)
     wire = Wire(first.url)
     record = wire.create(ticks=200_000)
     deadline = time.monotonic() + 60
@@ -121,12 +123,12 @@ def test_a_server_restart_resumes_running_simulations(tmp_path: Path) -> None:
         time.sleep(0.05)
     first.stop()
 
-    store = Store(tmp_path / "kairos.db")
+    store = open_store(database.get("db_url") or tmp_path / "kairos.db")
     interrupted = store.get(record["id"])
     assert interrupted.status == "running" and 0 < interrupted.tick < 200_000
     store.close()
 
-    second = start_server(tmp_path, rate_limit=None, workers=1)
+    second = start_server(tmp_path, rate_limit=None, workers=1, **database)
     try:
         wire = Wire(second.url)
         # The resumed run continues: cancel it once it has moved on, to keep the test short.

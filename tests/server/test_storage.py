@@ -1,14 +1,16 @@
-"""The SQLite store: records, idempotency, org scoping, chunked traces and checkpoints."""
+"""The store, on both backends (SQLite and PostgreSQL): records, idempotency, org scoping,
+chunked traces and checkpoints."""
 
 from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import pytest
 
-from kairos.server._storage import IdempotencyConflict, NewSimulation, Store
+from kairos.server._storage import IdempotencyConflict, NewSimulation
+from kairos.server._store_api import SimulationStore as Store
+from kairos.server._store_api import open_store
 
 
 def _new(
@@ -32,11 +34,6 @@ def _new(
 
 def _steps(first: int, count: int) -> list[bytes]:
     return [json.dumps({"t": t}).encode() for t in range(first, first + count)]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "kairos.db")
 
 
 def test_create_and_get_are_scoped_to_the_owner(store: Store) -> None:
@@ -145,12 +142,11 @@ def test_status_life_cycle_and_cancel_flag(store: Store) -> None:
         store.finish("sim_1", "running", completed_at="x")
 
 
-def test_records_survive_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "kairos.db"
-    first = Store(path)
+def test_records_survive_reopening(store_location: str) -> None:
+    first = open_store(store_location)
     first.create(_new("sim_1"))
     first.append_chunk("sim_1", 1, _steps(1, 3), checkpoint=b"cp")
     first.close()
-    second = Store(path)
+    second = open_store(store_location)
     assert second.get("sim_1").tick == 3
     assert second.latest_checkpoint("sim_1") == (3, b"cp")

@@ -20,7 +20,21 @@ def register(commands: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 picks one)")
-    serve.add_argument("--db", type=Path, default=None, help="SQLite file (default: user data dir)")
+    serve.add_argument(
+        "--db",
+        default=None,
+        metavar="PATH_OR_DSN",
+        help="a SQLite file (default: kairos.db in the user data dir), or a postgresql:// DSN "
+        "for replicas sharing one PostgreSQL database (needs kairos-sdk[postgres])",
+    )
+    serve.add_argument(
+        "--lease",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with PostgreSQL: a replica silent this long is taken for dead and its "
+        "simulations are resumed by another (default 10)",
+    )
     serve.add_argument(
         "--api-key",
         action="append",
@@ -84,9 +98,11 @@ def register(commands: Any) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from kairos.client._logging import RedactingFilter
+    from kairos.errors import MissingDependencyError
     from kairos.server import Server, ServerConfig
     from kairos.server._auth import KeyRing, RateLimit, parse_key_spec
     from kairos.server._config import DEFAULT_RATE_LIMIT
+    from kairos.server._store_api import StorageError, is_postgres, open_store
 
     level = logging.DEBUG if os.environ.get("KAIROS_LOG", "").strip().lower() == "debug" else None
     logging.basicConfig(
@@ -107,7 +123,12 @@ def _serve(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.db is not None:
-        options["db_path"] = args.db
+        if is_postgres(args.db):
+            options["db_url"] = args.db
+        else:
+            options["db_path"] = Path(args.db)
+    if args.lease is not None:
+        options["lease_seconds"] = args.lease
     if args.sse_ping is not None:
         options["sse_ping_seconds"] = args.sse_ping
         options["sse_reconnect_after_inactivity_seconds"] = max(20.0, 4 * args.sse_ping)
@@ -126,12 +147,21 @@ def _serve(args: argparse.Namespace) -> int:
         keyring = KeyRing(config.api_keys, config.api_keys_file)  # a bad file fails here
     except (OSError, ValueError) as exc:
         fail(str(exc))
+    try:  # a database that cannot be used is one line here, not a traceback at startup
+        open_store(config.db_url or config.db_path).close()
+    except (StorageError, MissingDependencyError) as exc:
+        fail(str(exc))
     log = logging.getLogger("kairos.server")
     if keyring.enabled:
         log.info("API keys required: %d key(s) configured", len(keyring))
     else:
         log.info("no API keys configured: serving without authentication on %s only", config.host)
-    log.info("database: %s", config.db_path)
+    if config.db_url is not None:
+        from kairos.server._pg_store import describe
+
+        log.info("database: PostgreSQL at %s", describe(config.db_url))
+    else:
+        log.info("database: %s", config.db_path)
     server = Server(config, log_level="debug" if level else "info")
     server.run()
     if server.state.startup_error is not None:

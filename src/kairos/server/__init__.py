@@ -9,12 +9,14 @@ from kairos.server._app import Server, create_app
 from kairos.server._background import ServerThread
 from kairos.server._config import ServerConfig, default_db_path
 from kairos.server._executor import ExecutorError
+from kairos.server._store_api import StorageError
 
 __all__ = [
     "ExecutorError",
     "Server",
     "ServerConfig",
     "ServerThread",
+    "StorageError",
     "create_app",
     "default_db_path",
 ]

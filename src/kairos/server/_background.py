@@ -36,7 +36,7 @@ class ServerThread:
         """Start serving and return the base URL (``http://127.0.0.1:PORT``)."""
         if self._thread is not None:
             return self.url
-        self._thread = threading.Thread(target=self._server.run, name="kairos-server", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="kairos-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + self._startup_timeout
         while not self._server.started:
@@ -53,6 +53,13 @@ class ServerThread:
         sockets = [s for server in self._server.servers for s in server.sockets]
         self.port = int(sockets[0].getsockname()[1])
         return self.url
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn exits when the startup fails; start() raises why
+            if self._server.state.startup_error is None:
+                raise
 
     def stop(self) -> None:
         """Shut down gracefully (streams are told to reconnect; workers stop; records stay)."""

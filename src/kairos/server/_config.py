@@ -28,6 +28,13 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8787
     db_path: Path = field(default_factory=default_db_path)
+    """The SQLite file (the embedded default); unused when ``db_url`` is set."""
+    db_url: str | None = None
+    """A ``postgresql://`` DSN: simulations live in PostgreSQL, and several servers (replicas)
+    may share it. None: the SQLite file at ``db_path``."""
+    lease_seconds: float = 10.0
+    """On a shared database: a replica whose heartbeat is older than this is taken for dead,
+    and the others resume its unfinished simulations. Heartbeats come every quarter of it."""
     api_keys: Mapping[str, str] = field(default_factory=dict)
     """API key -> organization. Empty: no authentication, and loopback-only binding."""
     api_keys_file: Path | None = None
@@ -97,11 +104,14 @@ class ServerConfig:
             "sse_ping_seconds",
             "sse_reconnect_after_inactivity_seconds",
             "executor_timeout_seconds",
+            "lease_seconds",
         ):
             value = getattr(self, name)
             if not (value > 0 and value < float("inf")):
                 raise ValueError(f"{name} must be a positive number of seconds")
         check_executor(self.executor)
+        if self.db_url is not None and not self.db_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("db_url must be a postgresql:// DSN")
         if self.sse_max_duration_seconds is not None and not self.sse_max_duration_seconds > 0:
             raise ValueError("sse_max_duration_seconds must be a positive number of seconds")
         if self.sse_ping_seconds >= self.sse_reconnect_after_inactivity_seconds:

@@ -33,7 +33,8 @@ from kairos.errors import MissingDependencyError
 from kairos.server._execute import utc_now
 from kairos.server._executor import ExecutorError
 from kairos.server._segment import SegmentJob, SegmentResult, run_segment
-from kairos.server._storage import SimulationRecord, Store
+from kairos.server._storage import SimulationRecord
+from kairos.server._store_api import SimulationStore
 
 log = logging.getLogger("kairos.server")
 
@@ -59,7 +60,7 @@ class DaskExecutor:
     def __init__(
         self,
         client: Any,
-        store: Store,
+        store: SimulationStore,
         notify: Callable[[str], None],
         *,
         chunk_steps: int = 256,
@@ -79,7 +80,7 @@ class DaskExecutor:
     async def connect(
         cls,
         address: str,
-        store: Store,
+        store: SimulationStore,
         notify: Callable[[str], None],
         *,
         timeout: float = 10.0,
@@ -303,7 +304,7 @@ def _classify(future: Any, exc: BaseException) -> Exception:
 
 
 def resume_point(
-    store: Store, record: SimulationRecord
+    store: SimulationStore, record: SimulationRecord
 ) -> tuple[bytes | None, dict[str, Any] | None]:
     """Where a run continues: the stored checkpoint (None: from tick 0) and the summary state
     of the stored steps before it. Steps stored after the checkpoint (impossible with the

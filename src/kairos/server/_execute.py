@@ -20,9 +20,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kairos import engine
-from kairos.server._storage import SimulationRecord, Store
+from kairos.server._storage import SimulationRecord
+from kairos.server._store_api import LeaseLost, SimulationStore
 
 ProgressCallback = Callable[[str, int], None]
+
+LOST = "lost"
+"""What :func:`execute` returns when another replica took the simulation over (a shared store
+only): not a status of the simulation, which goes on with its new owner."""
 
 
 class _EngineFault(Exception):
@@ -36,7 +41,7 @@ def utc_now() -> str:
 
 
 def execute(
-    store: Store,
+    store: SimulationStore,
     simulation_id: str,
     *,
     chunk_steps: int = 256,
@@ -49,10 +54,12 @@ def execute(
         raise KeyError(simulation_id)
     if record.finished:
         return record.status
-    if record.status == "queued" and not store.mark_running(simulation_id):
-        return _cancel(store, simulation_id)
     try:
+        if record.status == "queued" and not store.mark_running(simulation_id):
+            return _cancel(store, simulation_id)
         return _run(store, record, chunk_steps, flush_seconds, on_progress)
+    except LeaseLost:
+        return LOST
     except engine.EngineVersionError as exc:
         return _fail(store, simulation_id, "engine_version", str(exc))
     except engine.CheckpointError as exc:
@@ -65,7 +72,7 @@ def execute(
 
 
 def _run(
-    store: Store,
+    store: SimulationStore,
     record: SimulationRecord,
     chunk_steps: int,
     flush_seconds: float,
@@ -116,7 +123,7 @@ def _engine_faults() -> Iterator[None]:
 
 
 def _resume(
-    store: Store, record: SimulationRecord, scenario: dict[str, Any]
+    store: SimulationStore, record: SimulationRecord, scenario: dict[str, Any]
 ) -> tuple[engine.Simulation, engine.SummaryAccumulator]:
     """A simulation positioned after the last stored tick, and the summary of the stored steps.
 
@@ -143,12 +150,12 @@ def _resume(
     return simulation, summary
 
 
-def _cancel(store: Store, simulation_id: str) -> str:
+def _cancel(store: SimulationStore, simulation_id: str) -> str:
     done = store.finish(simulation_id, "cancelled", completed_at=utc_now())
     return done.status if done else "cancelled"
 
 
-def _fail(store: Store, simulation_id: str, code: str, message: str) -> str:
+def _fail(store: SimulationStore, simulation_id: str, code: str, message: str) -> str:
     error = json.dumps({"code": code, "message": message})
     done = store.finish(simulation_id, "failed", completed_at=utc_now(), error_json=error)
     return done.status if done else "failed"

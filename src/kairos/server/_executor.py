@@ -20,7 +20,7 @@ from kairos.errors import KairosError
 
 if TYPE_CHECKING:
     from kairos.server._config import ServerConfig
-    from kairos.server._storage import Store
+    from kairos.server._store_api import SimulationStore
 
 LOCAL = "local"
 
@@ -63,7 +63,7 @@ def check_executor(spec: str) -> str:
 
 
 async def start_executor(
-    config: ServerConfig, store: Store, notify: Callable[[str], None]
+    config: ServerConfig, store: SimulationStore, notify: Callable[[str], None]
 ) -> Executor:
     """The executor ``config`` names, started."""
     executor: Executor

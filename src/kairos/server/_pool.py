@@ -10,11 +10,10 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from kairos._waiting import wait_within
 from kairos.server._execute import utc_now
-from kairos.server._storage import Store
+from kairos.server._store_api import REPLICA_ENV, SimulationStore
 from kairos.server._worker import PARENT_ENV
 
 log = logging.getLogger("kairos.server")
@@ -60,11 +59,11 @@ then warn on stderr that it runs a module already imported."""
 
 
 class WorkerPool:
-    """``size`` worker processes (``python -c WORKER_COMMAND DB_PATH``) fed from one queue."""
+    """``size`` worker processes (``python -c WORKER_COMMAND DB``) fed from one queue."""
 
     def __init__(
         self,
-        store: Store,
+        store: SimulationStore,
         size: int,
         notify: Callable[[str], None],
         *,
@@ -81,8 +80,8 @@ class WorkerPool:
         self._processes: set[asyncio.subprocess.Process] = set()
 
     @property
-    def db_path(self) -> Path:
-        return self._store.path
+    def db_location(self) -> str:
+        return self._store.location
 
     def start(self) -> None:
         self._tasks = [
@@ -118,11 +117,15 @@ class WorkerPool:
             self._python,
             "-c",
             WORKER_COMMAND,
-            str(self._store.path),
+            self._store.location,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=None,
-            env={**os.environ, PARENT_ENV: str(os.getpid())},
+            env={
+                **os.environ,
+                PARENT_ENV: str(os.getpid()),
+                REPLICA_ENV: self._store.replica_id or "",
+            },
         )
         self._processes.add(process)
         return process

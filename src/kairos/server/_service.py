@@ -30,7 +30,8 @@ from kairos.server._details import (
 from kairos.server._execute import utc_now
 from kairos.server._executor import Executor
 from kairos.server._pool import Notifier
-from kairos.server._storage import IdempotencyConflict, NewSimulation, SimulationRecord, Store
+from kairos.server._storage import IdempotencyConflict, NewSimulation, SimulationRecord
+from kairos.server._store_api import SimulationStore
 from kairos_api import models
 
 CANCEL_WAIT_SECONDS = 5.0
@@ -68,7 +69,11 @@ class Service:
     """The procedures of one server, over its store and executor (local workers or Dask)."""
 
     def __init__(
-        self, config: ServerConfig, store: Store, pool: Executor, notifier: Notifier
+        self,
+        config: ServerConfig,
+        store: SimulationStore,
+        pool: Executor,
+        notifier: Notifier,
     ) -> None:
         self.config = config
         self.store = store
@@ -89,9 +94,10 @@ class Service:
         }
 
     def resume_unfinished(self) -> int:
-        """Queue every simulation a previous server left queued or running; they continue from
+        """Queue every simulation a previous server left queued or running (on a shared store:
+        those of replicas whose lease expired, now claimed by this one); they continue from
         their last checkpoint. Returns how many."""
-        unfinished = self.store.unfinished()
+        unfinished = self.store.claim_unfinished(self.config.lease_seconds)
         for record in unfinished:
             self.pool.submit(record.id)
         return len(unfinished)

@@ -1,4 +1,5 @@
-"""Durable storage of simulations and their traces in SQLite.
+"""Durable storage of simulations and their traces in SQLite (the embedded default backend of
+``_store_api.SimulationStore``; ``_pg_store`` is the PostgreSQL one).
 
 Traces are stored in chunks of consecutive steps (each step as its canonical JSON line,
 zlib-compressed per chunk), so that a trace page or a stream replay reads only the chunks it
@@ -161,9 +162,32 @@ class Store:
                     f"this server reads version {SCHEMA_VERSION}"
                 )
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def shared(self) -> bool:
+        return False
+
+    @property
+    def replica_id(self) -> str | None:
+        return None
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # -- ownership (one server owns a SQLite file: every unfinished run is its own) ---------
+
+    def claim_unfinished(self, stale_seconds: float) -> list[SimulationRecord]:
+        return self.unfinished()
+
+    def heartbeat(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
 
     # -- simulation records --------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The worker process: :func:`main` with ``DB_PATH`` (started by the pool with ``python -c``).
+"""The worker process: :func:`main` with ``DB``, a SQLite path or a PostgreSQL DSN (started by
+the pool with ``python -c``).
 
 It reads one simulation id per line on stdin, runs it with :func:`execute`, and reports on
 stdout, one line per message: ``progress <id> <tick>`` after each stored chunk and
@@ -20,7 +21,7 @@ import signal
 import sys
 
 from kairos.server._execute import execute
-from kairos.server._storage import Store
+from kairos.server._store_api import REPLICA_ENV, open_store
 
 PARENT_ENV = "KAIROS_WORKER_PARENT"
 """The pid of the server that started the worker (set by the pool)."""
@@ -41,11 +42,14 @@ def die_with_parent() -> bool:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: a KAIROS worker takes one argument, DB_PATH", file=sys.stderr)
+        print(
+            "usage: a KAIROS worker takes one argument, DB (a SQLite path or a DSN)",
+            file=sys.stderr,
+        )
         return 2
     if not die_with_parent():
         return 1  # the server died while this worker was starting
-    store = Store(argv[0])
+    store = open_store(argv[0], lease_holder=os.environ.get(REPLICA_ENV) or None)
     out = sys.stdout
 
     def progress(simulation_id: str, tick: int) -> None:

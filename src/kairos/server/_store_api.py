@@ -1,0 +1,157 @@
+"""The one storage interface of the server, and how a ``--db`` location picks its backend.
+
+Two backends sit behind :class:`SimulationStore`: SQLite (``_storage.Store``, the embedded
+default: one server, its local workers, one file) and PostgreSQL (``_pg_store.PostgresStore``:
+several replicas sharing one database). Both keep the same promises: a chunk of trace steps, the
+progress and the checkpoint at its last tick commit together; an idempotency key maps to one
+simulation per owner; a simulation accepted (``create`` returned) is in the database.
+
+A shared store (PostgreSQL) also holds what replicas must agree on: which replica runs which
+simulation (a lease renewed by the replica's heartbeat, so that another replica takes over the
+simulations of one that died) and the rate-limit buckets.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from kairos.errors import KairosError
+
+if TYPE_CHECKING:
+    from kairos.server._storage import NewSimulation, SimulationRecord
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class StorageError(KairosError):
+    """The server's database cannot be used: a malformed location, a PostgreSQL server that
+    cannot be reached or refuses the login, a missing driver, or a schema of another version."""
+
+
+class LeaseLost(Exception):
+    """A worker's replica no longer holds the simulation (another replica took it over while
+    this one was presumed dead): the worker stops it without touching it, the new owner goes
+    on. Raised only by a store opened with a ``lease_holder``."""
+
+
+REPLICA_ENV = "KAIROS_WORKER_REPLICA"
+"""The replica a worker process writes for (set by the pool; empty on SQLite)."""
+
+
+class SimulationStore(Protocol):
+    """What the server, its workers and its streams need from a database."""
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, as a worker process opens it (a path or a DSN)."""
+
+    @property
+    def shared(self) -> bool:
+        """True when several servers may use this store at once (leases, shared limits)."""
+
+    @property
+    def replica_id(self) -> str | None:
+        """The server this store was opened for (None: a worker's, or SQLite's)."""
+
+    def close(self) -> None: ...
+
+    def create(self, new: NewSimulation) -> tuple[SimulationRecord, bool]:
+        """File a simulation; ``(record, created)``. An idempotency key already used by the
+        owner returns the existing record, or raises ``IdempotencyConflict`` for another
+        input."""
+
+    def get(self, simulation_id: str, owner: str | None = None) -> SimulationRecord | None: ...
+
+    def page(
+        self,
+        owner: str,
+        *,
+        before_seq: int | None,
+        limit: int,
+        organization_id: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[SimulationRecord], int | None]: ...
+
+    def unfinished(self) -> list[SimulationRecord]: ...
+
+    def claim_unfinished(self, stale_seconds: float) -> list[SimulationRecord]:
+        """The unfinished simulations this server should run now: on SQLite every one (one
+        server owns the file); on a shared store those whose replica has not renewed its
+        lease within ``stale_seconds``, now claimed by this one."""
+
+    def heartbeat(self) -> None:
+        """Renew this server's lease on the simulations it runs (no-op when not shared)."""
+
+    def release(self) -> None:
+        """Give up this server's leases at once (a graceful stop), so another takes over."""
+
+    def mark_running(self, simulation_id: str) -> bool: ...
+
+    def finish(
+        self,
+        simulation_id: str,
+        status: str,
+        *,
+        completed_at: str,
+        summary_json: str | None = None,
+        error_json: str | None = None,
+    ) -> SimulationRecord | None: ...
+
+    def request_cancel(self, simulation_id: str) -> None: ...
+
+    def cancel_requested(self, simulation_id: str) -> bool: ...
+
+    def append_chunk(
+        self,
+        simulation_id: str,
+        first_tick: int,
+        lines: Sequence[bytes],
+        *,
+        checkpoint: bytes | None = None,
+    ) -> None: ...
+
+    def latest_checkpoint(self, simulation_id: str) -> tuple[int, bytes] | None: ...
+
+    def rewind(self, simulation_id: str, tick: int) -> None: ...
+
+    def read_steps(self, simulation_id: str, from_tick: int, limit: int) -> list[bytes]: ...
+
+    def iter_chunks(
+        self, simulation_id: str, *, after_tick: int
+    ) -> Iterator[tuple[int, int, list[bytes]]]: ...
+
+
+def is_postgres(location: str | Path) -> bool:
+    """Whether a ``--db`` location names a PostgreSQL database (a ``postgresql://`` DSN)."""
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+
+
+def open_store(
+    location: str | Path, *, replica_id: str | None = None, lease_holder: str | None = None
+) -> SimulationStore:
+    """The store at ``location``: a ``postgresql://`` DSN, or a SQLite file path.
+
+    ``replica_id`` names the server that will run simulations from it; a worker process opens
+    the store with its server's name as ``lease_holder`` instead, and its writes to a
+    simulation another replica has taken over raise :class:`LeaseLost`. Raises
+    :class:`StorageError` when the database cannot be used.
+    """
+    if is_postgres(location):
+        from kairos.server._pg_store import PostgresStore
+
+        return PostgresStore(str(location), replica_id=replica_id, lease_holder=lease_holder)
+    if isinstance(location, str) and "://" in location:
+        scheme = location.split("://", 1)[0]
+        raise StorageError(
+            f"unsupported database URL scheme {scheme!r}: use a postgresql:// DSN or a SQLite "
+            "file path"
+        )
+    from kairos.server._storage import Store
+
+    try:
+        return Store(Path(location))
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(f"cannot open the SQLite database {location}: {exc}") from None
