@@ -571,7 +571,15 @@
           app.live.addSteps(chunk.steps);
           scheduleDraw();
         },
-        onDone: () => { app.subscription = null; scheduleDraw(); },
+        onDone: () => {
+          app.subscription = null;
+          app.socket.query("simulation.get", { id }).then((record) => {
+            if (app.selected !== id) return;
+            app.record = record;
+            refreshList.now();
+            scheduleDraw();
+          }, () => scheduleDraw());
+        },
         onError: (error) => { app.subscription = null; problem(`Following ${id} stopped: ${error.message}`); },
       });
   }
@@ -737,6 +745,10 @@
         firstDrawAt: app.firstDrawAt,
         errors: app.errors.slice(),
       };
+    },
+    get buckets() {
+      const s = app.live;
+      return s ? { width: s.width, start: s.start, end: s.end, min: s.smin, max: s.smax } : null;
     },
   };
 
