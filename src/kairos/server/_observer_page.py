@@ -32,7 +32,9 @@ _HEADERS = {
 @functools.cache
 def asset(name: str) -> bytes:
     """One of the page's files, from the installed package."""
-    return importlib.resources.files("kairos.server").joinpath("observer", name).read_bytes()
+    return (
+        importlib.resources.files("kairos.server").joinpath("observer").joinpath(name).read_bytes()
+    )
 
 
 async def observe_page(request: Request) -> Response:

@@ -106,9 +106,9 @@ class ChunkColumns(NamedTuple):
 
     stability: list[float]
     phase: list[int]
-    gamma: list[list[float]]
-    """Per step, each model's Gamma in the order of the models' names."""
-    lam: list[list[float]]
+    gamma: list[float]
+    """Each model's Gamma, step after step, the models in the order of their names."""
+    lam: list[float]
     markers: list[Marker]
 
 
@@ -129,7 +129,7 @@ def _scan_fast(lines: Sequence[bytes], first_tick: int, n_agents: int) -> ChunkC
     n = len(lines)
     if len(tails) != n or len(phases) != n or len(pairs) != n * n_agents:
         return None
-    if [int(t) for _s, t in tails] != list(range(first_tick, first_tick + n)):
+    if int(tails[0][1]) != first_tick or int(tails[-1][1]) != first_tick + n - 1:
         return None
     markers = []
     if any(kind.trigger in blob for kind in MARKER_KINDS):
@@ -139,14 +139,11 @@ def _scan_fast(lines: Sequence[bytes], first_tick: int, n_agents: int) -> ChunkC
             if any(kind.trigger in line for kind in MARKER_KINDS)
             for marker in step_markers(json.loads(line))
         ]
-    gammas = [float(g) for g, _l in pairs]
-    lambdas = [float(lam) for _g, lam in pairs]
-    k = n_agents
     return ChunkColumns(
         stability=[float(s) for s, _t in tails],
         phase=[_PHASE_CODE[p] for p in phases],
-        gamma=[gammas[i * k : (i + 1) * k] for i in range(n)],
-        lam=[lambdas[i * k : (i + 1) * k] for i in range(n)],
+        gamma=[float(g) for g, _l in pairs],
+        lam=[float(lam) for _g, lam in pairs],
         markers=markers,
     )
 
@@ -160,8 +157,8 @@ def decode_lines(lines: Sequence[bytes], first_tick: int, agents: Sequence[str])
             raise ValueError(f"stored step {step['t']} where {first_tick + offset} was expected")
         out.stability.append(float(step["stability"]))
         out.phase.append(PHASES.index(step["phase"]))
-        out.gamma.append([float(step["agents"][a]["gamma"]) for a in agents])
-        out.lam.append([float(step["agents"][a]["lambda"]) for a in agents])
+        out.gamma.extend(float(step["agents"][a]["gamma"]) for a in agents)
+        out.lam.extend(float(step["agents"][a]["lambda"]) for a in agents)
         out.markers.extend(step_markers(step))
     return out
 

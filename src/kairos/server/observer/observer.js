@@ -548,6 +548,8 @@
     app.zoomed = null;
     app.record = app.simulations.find((s) => s.id === id) || null;
     $("detail").hidden = false;
+    $("detail-title").textContent = id;
+    $("detail-facts").textContent = "Reading the trace… (the first chart of a long run after a server start reads it once)";
     renderList();
     try {
       const answer = await app.socket.query("simulation.series", { id, buckets: BUCKETS, maxMarkers: MAX_MARKERS });
