@@ -387,11 +387,12 @@
     const danger = el("text", { x: MARGIN.left + box.plotW - 2, y: y(0.1) - 4, "text-anchor": "end", fill: "#b3261e" }, svg);
     danger.textContent = "danger (S < 0.1)";
     el("path", { class: "stability", d: band(series, series.smin, series.smax, x, y) }, svg);
+    const opacity = series.markers.length > 50 ? 0.2 : 0.45; // many markers: keep S readable
     for (const marker of series.markers) {
       if (marker.tick < from || marker.tick > to) continue;
       const style = MARKER_STYLES[marker.kind] || DEFAULT_MARKER;
       const mx = x(marker.tick + 0.5);
-      el("line", { x1: mx, x2: mx, y1: MARGIN.top, y2: MARGIN.top + box.plotH, stroke: style.color, "stroke-opacity": 0.45 }, svg);
+      el("line", { x1: mx, x2: mx, y1: MARGIN.top, y2: MARGIN.top + box.plotH, stroke: style.color, "stroke-opacity": opacity }, svg);
       markerShape(svg, style, mx, MARGIN.top - 10, `tick ${int(marker.tick)}: ${marker.label}`);
     }
     xAxis(svg, box, x, from, to);
