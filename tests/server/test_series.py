@@ -189,3 +189,22 @@ def test_a_queued_simulation_has_an_empty_series(tmp_path: Any) -> None:
     from kairos.server._series import SeriesCache
 
     assert SeriesCache(store).columns("sim_none") is None
+
+
+def test_the_cache_drops_the_least_recently_charted(tmp_path: Any) -> None:
+    from kairos.server._series import SeriesCache
+
+    store = Store(tmp_path / "kairos.db")
+    lines = lines_of(rich_scenario(), 300)
+    for name in ("sim_a", "sim_b", "sim_c"):
+        store.create(
+            NewSimulation(name, "o", None, "{}", "n", "ai_safety", 1, 300, "1", None, name, "t")
+        )
+        store.append_chunk(name, 1, lines)
+    one = SeriesCache(store).columns("sim_a")
+    assert one is not None
+    cache = SeriesCache(store, max_bytes=2 * one.nbytes)
+    for name in ("sim_a", "sim_b", "sim_a", "sim_c"):
+        columns = cache.columns(name)
+        assert columns is not None and columns.tick == 300
+    assert list(cache._entries) == ["sim_a", "sim_c"]  # sim_b was charted least recently

@@ -113,5 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         log.info("no API keys configured: serving without authentication on %s only", config.host)
     log.info("database: %s", config.db_path)
+    if config.port:
+        log.info("Observer page: http://%s:%d/observe (kairos observe)", config.host, config.port)
     Server(config, log_level="debug" if level else "info").run()
     return 0

@@ -175,6 +175,12 @@ class Columns:
     lam: FloatArray = field(default_factory=lambda: np.empty((0, 0)))
     markers: list[Marker] = field(default_factory=list)
 
+    @property
+    def nbytes(self) -> int:
+        """The memory the columns take (allocated, not only used)."""
+        arrays = (self.stability, self.phase, self.gamma, self.lam)
+        return sum(a.nbytes for a in arrays) + 100 * len(self.markers)
+
     def append(self, chunk: ChunkColumns) -> None:
         n = len(chunk.stability)
         if self.tick + n > len(self.stability):
@@ -202,11 +208,12 @@ def _grow(array: npt.NDArray[Any], capacity: int) -> npt.NDArray[Any]:
 
 class SeriesCache:
     """Columns of recently charted simulations, kept up to date from the store. Holds at most
-    ``max_ticks`` ticks in all (the least recently charted are dropped first)."""
+    about ``max_bytes`` of columns in all (the least recently charted are dropped first; the one
+    being read stays, whatever its size)."""
 
-    def __init__(self, store: Store, max_ticks: int = 8_000_000) -> None:
+    def __init__(self, store: Store, max_bytes: int = 256 * 2**20) -> None:
         self.store = store
-        self.max_ticks = max_ticks
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[threading.Lock, Columns | None]] = OrderedDict()
 
@@ -236,14 +243,14 @@ class SeriesCache:
         return columns
 
     def _evict(self, keep: str) -> None:
-        total = sum(c.tick for _l, c in self._entries.values() if c is not None)
+        total = sum(c.nbytes for _l, c in self._entries.values() if c is not None)
         for simulation_id in list(self._entries):
-            if total <= self.max_ticks:
+            if total <= self.max_bytes:
                 return
             if simulation_id == keep:
                 continue
             _lock, columns = self._entries.pop(simulation_id)
-            total -= columns.tick if columns is not None else 0
+            total -= columns.nbytes if columns is not None else 0
 
 
 def reduce_series(
