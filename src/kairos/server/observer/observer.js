@@ -515,13 +515,15 @@
     const body = $("simulations").tBodies[0];
     body.innerHTML = "";
     for (const s of app.simulations) {
+      // The followed run's progress is the chart's: the list is read only every 2 s.
+      const tick = s.id === app.selected && app.live ? Math.max(s.tick, app.live.tick) : s.tick;
       const row = body.insertRow();
       row.dataset.id = s.id;
       if (s.id === app.selected) row.className = "selected";
       row.innerHTML =
         `<td><button type="button" class="open" data-id="${s.id}" aria-label="Open ${s.id} (${escapeHtml(s.scenarioName)})">${s.id}</button><span class="name">${escapeHtml(s.scenarioName)}</span></td>` +
         `<td class="status-${s.status}">${s.status}</td>` +
-        `<td><progress max="${s.ticks}" value="${s.tick}" aria-label="${int(s.tick)} of ${int(s.ticks)} ticks"></progress> ${int(s.tick)} / ${int(s.ticks)}</td>` +
+        `<td><progress max="${s.ticks}" value="${tick}" aria-label="${int(tick)} of ${int(s.ticks)} ticks"></progress> ${int(tick)} / ${int(s.ticks)}</td>` +
         `<td>${phaseOf(s)}</td><td>${escapeHtml(s.engineVersion)}</td><td>${s.createdAt.replace("T", " ").replace(/\.\d+Z$|Z$/, "")}</td>`;
     }
     $("list-empty").hidden = app.simulations.length > 0;
