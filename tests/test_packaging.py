@@ -74,6 +74,17 @@ def test_wheel_holds_both_packages_and_nothing_else(wheel: Path) -> None:
         assert "__snapshots__" not in name and "/test_" not in name, name
 
 
+def test_wheel_carries_the_observer_page(wheel: Path) -> None:
+    # The page works offline: its files are package data, byte for byte, and load nothing else.
+    archive = zipfile.ZipFile(wheel)
+    source = Path(__file__).resolve().parents[1] / "src" / "kairos" / "server" / "observer"
+    for name in ("index.html", "observer.js", "observer.css"):
+        shipped = archive.read(f"kairos/server/observer/{name}")
+        assert shipped == (source / name).read_bytes()
+        assert b"http://" not in shipped.replace(b"http://www.w3.org/2000/svg", b"")
+        assert b"https://" not in shipped
+
+
 def test_wheel_metadata_declares_the_extras(wheel: Path) -> None:
     metadata = wheel_metadata(wheel)
     assert "Name: kairos-sdk" in metadata

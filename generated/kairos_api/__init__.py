@@ -18,6 +18,7 @@ from typing import Any
 
 from . import enums, models, namespaces, procedures, runtime
 from .models import (
+    AgentSeries,
     AgentState,
     AISafetyEventType,
     AISafetyModel,
@@ -46,11 +47,14 @@ from .models import (
     RateLimitErrorDetail,
     Scenario,
     ScenarioEvent,
+    SeriesInput,
+    SeriesMarker,
     Simulation,
     SimulationErrorDetail,
     SimulationFailure,
     SimulationIdInput,
     SimulationPage,
+    SimulationSeries,
     SimulationStatus,
     SimulationSummary,
     StreamInput,
@@ -143,6 +147,10 @@ __all__ = [
     "TraceInput",
     "TracePage",
     "StreamInput",
+    "SeriesInput",
+    "SeriesMarker",
+    "AgentSeries",
+    "SimulationSeries",
     "TRPCErrorCode",
     "EngineVersionErrorDetail",
     "ValidationErrorDetail",

@@ -799,6 +799,167 @@ class StreamInput(KairosModel):
     """
 
 
+class SeriesInput(KairosModel):
+    """
+    Input of simulation.series.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    id: Annotated[str, Field(max_length=64, min_length=1)]
+    """
+    The simulation's id.
+    """
+    from_tick: Annotated[int, Field(alias="fromTick", ge=1)] = 1
+    """
+    The first tick of the range.
+    """
+    to_tick: Annotated[int | None, Field(alias="toTick", ge=1)] = None
+    """
+    The last tick of the range; omitted for the last tick computed so far.
+    """
+    buckets: Annotated[int, Field(ge=1, le=4000)] = 1000
+    """
+    The most buckets to return (about one per pixel of the chart).
+    """
+    max_markers: Annotated[int, Field(alias="maxMarkers", ge=0, le=2000)] = 500
+    """
+    The most markers to return; when the range holds more, an evenly spread selection.
+    """
+
+
+class SeriesMarker(KairosModel):
+    """
+    Something that happened at a tick, drawn on the chart. Known kinds: basinLoss, ghostBranch, event; later versions may add kinds, which a reader shows with a default style.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    tick: Annotated[int, Field(ge=1)]
+    """
+    The tick.
+    """
+    kind: Annotated[str, Field(max_length=32, min_length=1)]
+    """
+    What it is: basinLoss, ghostBranch, event, or a later kind.
+    """
+    label: str
+    """
+    A short human-readable description.
+    """
+    agents: list[str] = []
+    """
+    The models or oversight bodies involved.
+    """
+
+
+class AgentSeries(KairosModel):
+    """
+    One model's Gamma and Lambda per bucket: the lowest and highest value in each.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    gamma_min: Annotated[list[float], Field(alias="gammaMin")]
+    """
+    Lowest Gamma per bucket.
+    """
+    gamma_max: Annotated[list[float], Field(alias="gammaMax")]
+    """
+    Highest Gamma per bucket.
+    """
+    lambda_min: Annotated[list[float], Field(alias="lambdaMin")]
+    """
+    Lowest Lambda per bucket.
+    """
+    lambda_max: Annotated[list[float], Field(alias="lambdaMax")]
+    """
+    Highest Lambda per bucket.
+    """
+
+
+StartItem = TypeAliasType("StartItem", Annotated[int, Field(ge=1)])
+
+
+EndItem = TypeAliasType("EndItem", Annotated[int, Field(ge=1)])
+
+
+class SimulationSeries(KairosModel):
+    """
+    A simulation's trace reduced to buckets of bucketTicks consecutive ticks (a power of two; bucket k holds ticks k*bucketTicks+1 to (k+1)*bucketTicks, cut to the range). Columns are parallel arrays, one entry per bucket.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    id: str
+    """
+    The simulation's id.
+    """
+    status: SimulationStatus
+    """
+    The simulation's status when the series was read.
+    """
+    ticks: Annotated[int, Field(ge=1)]
+    """
+    The number of ticks asked for.
+    """
+    tick: Annotated[int, Field(ge=0)]
+    """
+    The last tick in the series; 0 when none is stored yet. Streaming with lastEventId set to it continues exactly after the series.
+    """
+    from_tick: Annotated[int, Field(alias="fromTick", ge=1)]
+    """
+    The first tick in the series.
+    """
+    bucket_ticks: Annotated[int, Field(alias="bucketTicks", ge=1)]
+    """
+    Ticks per bucket (a power of two).
+    """
+    start: list[StartItem]
+    """
+    The first tick of each bucket.
+    """
+    end: list[EndItem]
+    """
+    The last tick of each bucket.
+    """
+    stability_min: Annotated[list[float], Field(alias="stabilityMin")]
+    """
+    Lowest global stability per bucket.
+    """
+    stability_max: Annotated[list[float], Field(alias="stabilityMax")]
+    """
+    Highest global stability per bucket.
+    """
+    phase: list[Phase]
+    """
+    The phase of most ticks in each bucket.
+    """
+    agents: dict[str, AgentSeries]
+    """
+    Each model's Gamma and Lambda per bucket, by name.
+    """
+    markers: list[SeriesMarker]
+    """
+    Markers in the range, in tick order.
+    """
+    markers_total: Annotated[int, Field(alias="markersTotal", ge=0)]
+    """
+    How many markers the range holds (more than returned when maxMarkers cut them).
+    """
+
+
 TRPCErrorCode = TypeAliasType(
     "TRPCErrorCode",
     Literal[

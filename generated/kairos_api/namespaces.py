@@ -351,6 +351,76 @@ class SimulationNamespace:
             ),
         )
 
+    def series(
+        self,
+        *,
+        id: str,
+        from_tick: int = 1,
+        to_tick: int | None = None,
+        buckets: int = 1000,
+        max_markers: int = 500,
+    ) -> models.SimulationSeries:
+        """A simulation's trace reduced for a chart (the Observer page): per bucket of
+        ticks, the lowest and highest global stability and each model's Gamma and
+        Lambda, so that no dip is hidden, the dominant phase, and the markers in the
+        range. Never the whole trace: at most `buckets` buckets whatever the run's
+        length.
+
+        Args:
+            id: The simulation's id.
+            from_tick: The first tick of the range.
+            to_tick: The last tick of the range; omitted for the last tick computed so
+                far.
+            buckets: The most buckets to return (about one per pixel of the chart).
+            max_markers: The most markers to return; when the range holds more, an
+                evenly spread selection.
+        """
+        return self._runtime.call(
+            procedures.SIMULATION_SERIES,
+            models.SeriesInput(
+                id=id,
+                from_tick=from_tick,
+                to_tick=to_tick,
+                buckets=buckets,
+                max_markers=max_markers,
+            ),
+        )
+
+    async def aseries(
+        self,
+        *,
+        id: str,
+        from_tick: int = 1,
+        to_tick: int | None = None,
+        buckets: int = 1000,
+        max_markers: int = 500,
+    ) -> models.SimulationSeries:
+        """A simulation's trace reduced for a chart (the Observer page): per bucket of
+        ticks, the lowest and highest global stability and each model's Gamma and
+        Lambda, so that no dip is hidden, the dominant phase, and the markers in the
+        range. Never the whole trace: at most `buckets` buckets whatever the run's
+        length.
+
+        Args:
+            id: The simulation's id.
+            from_tick: The first tick of the range.
+            to_tick: The last tick of the range; omitted for the last tick computed so
+                far.
+            buckets: The most buckets to return (about one per pixel of the chart).
+            max_markers: The most markers to return; when the range holds more, an
+                evenly spread selection.
+        """
+        return await self._runtime.acall(
+            procedures.SIMULATION_SERIES,
+            models.SeriesInput(
+                id=id,
+                from_tick=from_tick,
+                to_tick=to_tick,
+                buckets=buckets,
+                max_markers=max_markers,
+            ),
+        )
+
 
 class KairosAPI:
     """Every procedure of the API, by router: ``api.simulation.create(...)``."""

@@ -116,6 +116,19 @@ SIMULATION_STREAM: Procedure[models.StreamInput, models.TraceChunk] = Procedure(
 by the tick of its last step; resuming with lastEventId delivers every later step
 exactly once."""
 
+SIMULATION_SERIES: Procedure[models.SeriesInput, models.SimulationSeries] = Procedure(
+    path="simulation.series",
+    kind="query",
+    input_model=models.SeriesInput,
+    output_model=models.SimulationSeries,
+    retry_safe=True,
+    description="A simulation's trace reduced for a chart (the Observer page): per bucket of ticks, the lowest and highest global stability and each model's Gamma and Lambda, so that no dip is hidden, the dominant phase, and the markers in the range. Never the whole trace: at most `buckets` buckets whatever the run's length.",
+)
+"""A simulation's trace reduced for a chart (the Observer page): per bucket of ticks, the
+lowest and highest global stability and each model's Gamma and Lambda, so that no dip is
+hidden, the dominant phase, and the markers in the range. Never the whole trace: at most
+`buckets` buckets whatever the run's length."""
+
 PROCEDURES: Mapping[str, Procedure[Any, Any]] = MappingProxyType(
     {
         ENGINE_VERSIONS.path: ENGINE_VERSIONS,
@@ -127,6 +140,7 @@ PROCEDURES: Mapping[str, Procedure[Any, Any]] = MappingProxyType(
         SIMULATION_TRACE.path: SIMULATION_TRACE,
         SIMULATION_CANCEL.path: SIMULATION_CANCEL,
         SIMULATION_STREAM.path: SIMULATION_STREAM,
+        SIMULATION_SERIES.path: SIMULATION_SERIES,
     }
 )
 """Every procedure, by path."""
@@ -142,4 +156,5 @@ __all__ = [
     "SIMULATION_TRACE",
     "SIMULATION_CANCEL",
     "SIMULATION_STREAM",
+    "SIMULATION_SERIES",
 ]

@@ -719,6 +719,143 @@ export type StreamInput = {
   lastEventId?: string;
 };
 
+/** Input of simulation.series. */
+export type SeriesInput = {
+  /**
+   * The simulation's id.
+   *
+   * @minLength 1
+   * @maxLength 64
+   */
+  id: string;
+  /**
+   * The first tick of the range.
+   *
+   * @minimum 1
+   * @default 1
+   */
+  fromTick?: number;
+  /**
+   * The last tick of the range; omitted for the last tick computed so far.
+   *
+   * @minimum 1
+   */
+  toTick?: number;
+  /**
+   * The most buckets to return (about one per pixel of the chart).
+   *
+   * @minimum 1
+   * @maximum 4000
+   * @default 1000
+   */
+  buckets?: number;
+  /**
+   * The most markers to return; when the range holds more, an evenly spread selection.
+   *
+   * @minimum 0
+   * @maximum 2000
+   * @default 500
+   */
+  maxMarkers?: number;
+};
+
+/**
+ * Something that happened at a tick, drawn on the chart. Known kinds: basinLoss, ghostBranch,
+ * event; later versions may add kinds, which a reader shows with a default style.
+ */
+export type SeriesMarker = {
+  /**
+   * The tick.
+   *
+   * @minimum 1
+   */
+  tick: number;
+  /**
+   * What it is: basinLoss, ghostBranch, event, or a later kind.
+   *
+   * @minLength 1
+   * @maxLength 32
+   */
+  kind: string;
+  /** A short human-readable description. */
+  label: string;
+  /**
+   * The models or oversight bodies involved.
+   *
+   * @default []
+   */
+  agents?: string[];
+};
+
+/** One model's Gamma and Lambda per bucket: the lowest and highest value in each. */
+export type AgentSeries = {
+  /** Lowest Gamma per bucket. */
+  gammaMin: number[];
+  /** Highest Gamma per bucket. */
+  gammaMax: number[];
+  /** Lowest Lambda per bucket. */
+  lambdaMin: number[];
+  /** Highest Lambda per bucket. */
+  lambdaMax: number[];
+};
+
+/**
+ * A simulation's trace reduced to buckets of bucketTicks consecutive ticks (a power of two; bucket
+ * k holds ticks k*bucketTicks+1 to (k+1)*bucketTicks, cut to the range). Columns are parallel
+ * arrays, one entry per bucket.
+ */
+export type SimulationSeries = {
+  /** The simulation's id. */
+  id: string;
+  /** The simulation's status when the series was read. */
+  status: SimulationStatus;
+  /**
+   * The number of ticks asked for.
+   *
+   * @minimum 1
+   */
+  ticks: number;
+  /**
+   * The last tick in the series; 0 when none is stored yet. Streaming with lastEventId set to it
+   * continues exactly after the series.
+   *
+   * @minimum 0
+   */
+  tick: number;
+  /**
+   * The first tick in the series.
+   *
+   * @minimum 1
+   */
+  fromTick: number;
+  /**
+   * Ticks per bucket (a power of two).
+   *
+   * @minimum 1
+   */
+  bucketTicks: number;
+  /** The first tick of each bucket. */
+  start: number[];
+  /** The last tick of each bucket. */
+  end: number[];
+  /** Lowest global stability per bucket. */
+  stabilityMin: number[];
+  /** Highest global stability per bucket. */
+  stabilityMax: number[];
+  /** The phase of most ticks in each bucket. */
+  phase: Phase[];
+  /** Each model's Gamma and Lambda per bucket, by name. */
+  agents: { [key: string]: AgentSeries };
+  /** Markers in the range, in tick order. */
+  markers: SeriesMarker[];
+  /**
+   * How many markers the range holds (more than returned when maxMarkers cut them).
+   *
+   * @minimum 0
+   */
+  markersTotal: number;
+};
+
 /** The tRPC v11 error code keys. */
 export type TRPCErrorCode = 
   | "PARSE_ERROR"
@@ -931,6 +1068,15 @@ export type KairosRouter = TRPCBuiltRouter<
         output: AsyncIterable<TrackedEvent<TraceChunk>, void, unknown>;
         meta: object;
       }>;
+      /**
+       * A simulation's trace reduced for a chart (the Observer page): per bucket of ticks, the
+       * lowest and highest global stability and each model's Gamma and Lambda, so that no dip is
+       * hidden, the dominant phase, and the markers in the range. Never the whole trace: at most
+       * `buckets` buckets whatever the run's length.
+       *
+       * tRPC query `simulation.series`.
+       */
+      series: TRPCQueryProcedure<{ input: SeriesInput; output: SimulationSeries; meta: object }>;
     };
   }
 >;

@@ -92,6 +92,8 @@ def test_procedure_table_is_the_one_in_the_api_spec() -> None:
         "simulation.trace": ("query", d + "TraceInput", d + "TracePage", True),
         "simulation.cancel": ("mutation", d + "SimulationIdInput", d + "Simulation", True),
         "simulation.stream": ("subscription", d + "StreamInput", d + "TraceChunk", True),
+        # The Observer page's charts (issue 16): a trace reduced on the server.
+        "simulation.series": ("query", d + "SeriesInput", d + "SimulationSeries", True),
     }
     create = next(p for p in SCHEMA["x-trpc-procedures"] if p["path"] == "simulation.create")
     assert create["idempotencyKeyField"] == "idempotencyKey"

@@ -162,6 +162,8 @@ def _serve(args: argparse.Namespace) -> int:
         log.info("database: PostgreSQL at %s", describe(config.db_url))
     else:
         log.info("database: %s", config.db_path)
+    if config.port:
+        log.info("Observer page: http://%s:%d/observe (kairos observe)", config.host, config.port)
     server = Server(config, log_level="debug" if level else "info")
     server.run()
     if server.state.startup_error is not None:

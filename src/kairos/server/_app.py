@@ -23,6 +23,7 @@ from kairos.errors import KairosError
 from kairos.server._config import ServerConfig
 from kairos.server._header_timeout import guarded_protocol
 from kairos.server._http_endpoint import http_endpoint
+from kairos.server._observer_page import ROUTES as OBSERVER_ROUTES
 from kairos.server._state import ServerState
 from kairos.server._ws_endpoint import ws_endpoint
 
@@ -50,7 +51,8 @@ async def openapi_document(request: Request) -> Response:
 
 
 def create_app(config: ServerConfig | None = None) -> Starlette:
-    """The reference server's ASGI app: HTTP under ``/trpc/<path>``, WebSocket at ``/trpc``."""
+    """The reference server's ASGI app: HTTP under ``/trpc/<path>``, WebSocket at ``/trpc``,
+    the Observer page at ``/observe``."""
     state = ServerState(config or ServerConfig())
 
     @contextlib.asynccontextmanager
@@ -76,6 +78,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             Route("/trpc/{path:path}", http_endpoint, methods=HTTP_METHODS),
             WebSocketRoute("/trpc", ws_endpoint),
             Route("/openapi.json", openapi_document, methods=["GET", "HEAD"]),
+            *OBSERVER_ROUTES,
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found},

@@ -447,12 +447,20 @@ class PostgresStore:
     ) -> Iterator[tuple[int, int, list[bytes]]]:
         position = after_tick
         while True:
+            # As in the SQLite store: seek the chunk holding position + 1 on the primary key (a
+            # filter on last_tick alone visits every earlier chunk: quadratic over a trace).
             with self._lock:
                 row = self._db.execute(
-                    "SELECT first_tick, last_tick, data FROM trace_chunks "
-                    "WHERE simulation_id = %s AND last_tick > %s ORDER BY first_tick LIMIT 1",
-                    (simulation_id, position),
+                    "SELECT first_tick, last_tick, data FROM trace_chunks WHERE simulation_id = %s"
+                    " AND first_tick <= %s ORDER BY first_tick DESC LIMIT 1",
+                    (simulation_id, position + 1),
                 ).fetchone()
+                if row is None or int(row[1]) <= position:
+                    row = self._db.execute(
+                        "SELECT first_tick, last_tick, data FROM trace_chunks WHERE simulation_id"
+                        " = %s AND first_tick > %s ORDER BY first_tick LIMIT 1",
+                        (simulation_id, position),
+                    ).fetchone()
             if row is None:
                 return
             first, last, data = int(row[0]), int(row[1]), bytes(row[2])

@@ -30,6 +30,7 @@ from kairos.server._details import (
 from kairos.server._execute import utc_now
 from kairos.server._executor import Executor
 from kairos.server._pool import Notifier
+from kairos.server._series import SeriesCache, reduce_series
 from kairos.server._storage import IdempotencyConflict, NewSimulation, SimulationRecord
 from kairos.server._store_api import SimulationStore
 from kairos_api import models
@@ -79,6 +80,7 @@ class Service:
         self.store = store
         self.pool = pool
         self.notifier = notifier
+        self.series_cache = SeriesCache(store)
         self.handlers: dict[str, Callable[[Caller, Any], Awaitable[Any]]] = {
             "engine.versions": self.engine_versions,
             "domain.list": self.domain_list,
@@ -87,6 +89,7 @@ class Service:
             "simulation.get": self.simulation_get,
             "simulation.list": self.simulation_list,
             "simulation.trace": self.simulation_trace,
+            "simulation.series": self.simulation_series,
             "simulation.cancel": self.simulation_cancel,
         }
         self.subscriptions: dict[str, Callable[[Caller, Any], AsyncIterator[Tracked]]] = {
@@ -149,6 +152,16 @@ class Service:
         # A later step exists, or will once the run gets there; null when it never will.
         reachable = following <= record.ticks and (not record.finished or following <= record.tick)
         return {"steps": steps, "nextTick": following if reachable else None}
+
+    async def simulation_series(self, caller: Caller, input: models.SeriesInput) -> Any:
+        record = self._find(caller, input.id)
+        if input.to_tick is not None and input.to_tick < input.from_tick:
+            raise _error("BAD_REQUEST", "toTick must not be before fromTick")
+        columns = await asyncio.to_thread(self.series_cache.columns, record.id)
+        series = reduce_series(
+            columns, input.from_tick, input.to_tick, input.buckets, input.max_markers
+        )
+        return {"id": record.id, "status": record.status, "ticks": record.ticks, **series}
 
     # -- mutations -------------------------------------------------------------------------
 

@@ -400,12 +400,21 @@ class Store:
         ``(first_tick, last_tick, lines)`` with the lines at or before ``after_tick`` cut."""
         position = after_tick
         while True:
+            # Chunks are consecutive: the one holding position + 1 is the last to start at or
+            # before it. Both lookups seek the primary key (a filter on last_tick alone scanned
+            # every earlier chunk, so reading a long trace took quadratic time).
             with self._lock:
                 row = self._db.execute(
                     "SELECT first_tick, last_tick, data FROM trace_chunks "
-                    "WHERE simulation_id = ? AND last_tick > ? ORDER BY first_tick LIMIT 1",
-                    (simulation_id, position),
+                    "WHERE simulation_id = ? AND first_tick <= ? ORDER BY first_tick DESC LIMIT 1",
+                    (simulation_id, position + 1),
                 ).fetchone()
+                if row is None or int(row[1]) <= position:
+                    row = self._db.execute(
+                        "SELECT first_tick, last_tick, data FROM trace_chunks "
+                        "WHERE simulation_id = ? AND first_tick > ? ORDER BY first_tick LIMIT 1",
+                        (simulation_id, position),
+                    ).fetchone()
             if row is None:
                 return
             first, last, data = int(row[0]), int(row[1]), bytes(row[2])
