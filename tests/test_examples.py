@@ -19,6 +19,12 @@ EXPECTED = {
     "critical_threshold.py": ["alignment 70: basin losses begin at capability"],
     "dask_sweep.py": ["400 runs on engine 1.5.0"],
     "plot_trace.py": ["stability.png"],
+    "scenario_library.py": [
+        "capability-divergence: ",
+        "-> volatile; frontier_model lost its basin at tick",
+        "board-intervenes: ",
+        "typo caught: 6 known ids",
+    ],
 }
 
 

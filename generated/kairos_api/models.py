@@ -650,6 +650,77 @@ class ValidationResult(KairosModel):
     """
 
 
+class LibraryScenarioInfo(KairosModel):
+    """
+    One curated scenario of the library, without its content (scenario.list).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    id: Annotated[str, Field(max_length=64, pattern="^[a-z0-9]+(-[a-z0-9]+)*$")]
+    """
+    The scenario's id in the library, e.g. "capability-divergence".
+    """
+    label: str
+    """
+    A short human-readable title.
+    """
+    seed: Annotated[int, Field(ge=0, le=9007199254740991)]
+    """
+    The seed of the scenario (the same as in the scenario itself).
+    """
+    tags: list[str]
+    """
+    Topics, e.g. ["ai-safety", "governance"].
+    """
+    note: str
+    """
+    What the scenario shows, in a sentence or two.
+    """
+    question: str
+    """
+    The research question the scenario illustrates.
+    """
+    ticks: Annotated[int, Field(ge=1)]
+    """
+    The run length the scenario is curated for; its events fall within it.
+    """
+
+
+class LibraryScenarioList(KairosModel):
+    """
+    The library of curated scenarios.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    data: list[LibraryScenarioInfo]
+    """
+    The scenarios, in library order.
+    """
+
+
+class LibraryScenarioIdInput(KairosModel):
+    """
+    Input naming one scenario of the library.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    id: Annotated[str, Field(max_length=64, min_length=1)]
+    """
+    The scenario's id in the library.
+    """
+
+
 class ValidateScenarioInput(KairosModel):
     """
     Input of scenario.validate.
@@ -1022,6 +1093,7 @@ class AISafetyModel(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     name: EntityName
     """
@@ -1063,6 +1135,7 @@ class OversightBody(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     name: EntityName
     """
@@ -1088,6 +1161,7 @@ class Scenario(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     name: Annotated[str, Field(max_length=200, min_length=1)]
     """
@@ -1117,6 +1191,50 @@ class Scenario(KairosModel):
     ] = []
     """
     The events of the scenario, in any order.
+    """
+
+
+class LibraryScenario(KairosModel):
+    """
+    One curated scenario of the library, with its content (scenario.get).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    id: Annotated[str, Field(max_length=64, pattern="^[a-z0-9]+(-[a-z0-9]+)*$")]
+    """
+    The scenario's id in the library, e.g. "capability-divergence".
+    """
+    label: str
+    """
+    A short human-readable title.
+    """
+    seed: Annotated[int, Field(ge=0, le=9007199254740991)]
+    """
+    The seed of the scenario (the same as in the scenario itself).
+    """
+    tags: list[str]
+    """
+    Topics, e.g. ["ai-safety", "governance"].
+    """
+    note: str
+    """
+    What the scenario shows, in a sentence or two.
+    """
+    question: str
+    """
+    The research question the scenario illustrates.
+    """
+    ticks: Annotated[int, Field(ge=1)]
+    """
+    The run length the scenario is curated for; its events fall within it.
+    """
+    scenario: Scenario
+    """
+    The scenario itself, ready for simulation.create.
     """
 
 

@@ -92,6 +92,46 @@ class ScenarioNamespace:
             ),
         )
 
+    def list(self) -> models.LibraryScenarioList:
+        """List the curated scenarios of the library: id, label, seed, tags, note, research
+        question and run length.
+        """
+        return self._runtime.call(procedures.SCENARIO_LIST, None)
+
+    async def alist(self) -> models.LibraryScenarioList:
+        """List the curated scenarios of the library: id, label, seed, tags, note, research
+        question and run length.
+        """
+        return await self._runtime.acall(procedures.SCENARIO_LIST, None)
+
+    def get(self, *, id: str) -> models.LibraryScenario:
+        """Fetch one curated scenario of the library with its content; an unknown id is
+        NOT_FOUND, its message listing the known ids.
+
+        Args:
+            id: The scenario's id in the library.
+        """
+        return self._runtime.call(
+            procedures.SCENARIO_GET,
+            models.LibraryScenarioIdInput(
+                id=id,
+            ),
+        )
+
+    async def aget(self, *, id: str) -> models.LibraryScenario:
+        """Fetch one curated scenario of the library with its content; an unknown id is
+        NOT_FOUND, its message listing the known ids.
+
+        Args:
+            id: The scenario's id in the library.
+        """
+        return await self._runtime.acall(
+            procedures.SCENARIO_GET,
+            models.LibraryScenarioIdInput(
+                id=id,
+            ),
+        )
+
 
 class SimulationNamespace:
     """Procedures under ``simulation.``."""

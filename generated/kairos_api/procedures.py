@@ -46,6 +46,30 @@ SCENARIO_VALIDATE: Procedure[models.ValidateScenarioInput, models.ValidationResu
 )
 """Check a scenario without running it and report every problem with its field path."""
 
+SCENARIO_LIST: Procedure[None, models.LibraryScenarioList] = Procedure(
+    path="scenario.list",
+    kind="query",
+    input_model=None,
+    output_model=models.LibraryScenarioList,
+    retry_safe=True,
+    description="List the curated scenarios of the library: id, label, seed, tags, note, research question and run length.",
+)
+"""List the curated scenarios of the library: id, label, seed, tags, note, research
+question and run length."""
+
+SCENARIO_GET: Procedure[models.LibraryScenarioIdInput, models.LibraryScenario] = (
+    Procedure(
+        path="scenario.get",
+        kind="query",
+        input_model=models.LibraryScenarioIdInput,
+        output_model=models.LibraryScenario,
+        retry_safe=True,
+        description="Fetch one curated scenario of the library with its content; an unknown id is NOT_FOUND, its message listing the known ids.",
+    )
+)
+"""Fetch one curated scenario of the library with its content; an unknown id is NOT_FOUND,
+its message listing the known ids."""
+
 SIMULATION_CREATE: Procedure[models.CreateSimulationInput, models.Simulation] = (
     Procedure(
         path="simulation.create",
@@ -121,6 +145,8 @@ PROCEDURES: Mapping[str, Procedure[Any, Any]] = MappingProxyType(
         ENGINE_VERSIONS.path: ENGINE_VERSIONS,
         DOMAIN_LIST.path: DOMAIN_LIST,
         SCENARIO_VALIDATE.path: SCENARIO_VALIDATE,
+        SCENARIO_LIST.path: SCENARIO_LIST,
+        SCENARIO_GET.path: SCENARIO_GET,
         SIMULATION_CREATE.path: SIMULATION_CREATE,
         SIMULATION_GET.path: SIMULATION_GET,
         SIMULATION_LIST.path: SIMULATION_LIST,
@@ -136,6 +162,8 @@ __all__ = [
     "ENGINE_VERSIONS",
     "DOMAIN_LIST",
     "SCENARIO_VALIDATE",
+    "SCENARIO_LIST",
+    "SCENARIO_GET",
     "SIMULATION_CREATE",
     "SIMULATION_GET",
     "SIMULATION_LIST",

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 API_VERSION = "1.0.0"
 """The version of the API the schema describes (``x-api-version``)."""
 
-SCHEMA_SHA256 = "8251342fadc42f5f39152e720c78818794c9d0987607d4ae32c4715f3eb7cb11"
+SCHEMA_SHA256 = "08724e9b35e8bdfee6a2f9b036af6ef17978c1bac626ff80b7cd9143d4eeacac"
 """SHA-256 of the schema file this package was generated from."""
 
 ProcedureKind = Literal["query", "mutation", "subscription"]

@@ -582,6 +582,89 @@ export type ValidationResult = {
   issues: ValidationIssue[];
 };
 
+/** One curated scenario of the library, without its content (scenario.list). */
+export type LibraryScenarioInfo = {
+  /**
+   * The scenario's id in the library, e.g. "capability-divergence".
+   *
+   * @pattern "^[a-z0-9]+(-[a-z0-9]+)*$"
+   * @maxLength 64
+   */
+  id: string;
+  /** A short human-readable title. */
+  label: string;
+  /**
+   * The seed of the scenario (the same as in the scenario itself).
+   *
+   * @minimum 0
+   * @maximum 9007199254740991
+   */
+  seed: number;
+  /** Topics, e.g. ["ai-safety", "governance"]. */
+  tags: string[];
+  /** What the scenario shows, in a sentence or two. */
+  note: string;
+  /** The research question the scenario illustrates. */
+  question: string;
+  /**
+   * The run length the scenario is curated for; its events fall within it.
+   *
+   * @minimum 1
+   */
+  ticks: number;
+};
+
+/** One curated scenario of the library, with its content (scenario.get). */
+export type LibraryScenario = {
+  /**
+   * The scenario's id in the library, e.g. "capability-divergence".
+   *
+   * @pattern "^[a-z0-9]+(-[a-z0-9]+)*$"
+   * @maxLength 64
+   */
+  id: string;
+  /** A short human-readable title. */
+  label: string;
+  /**
+   * The seed of the scenario (the same as in the scenario itself).
+   *
+   * @minimum 0
+   * @maximum 9007199254740991
+   */
+  seed: number;
+  /** Topics, e.g. ["ai-safety", "governance"]. */
+  tags: string[];
+  /** What the scenario shows, in a sentence or two. */
+  note: string;
+  /** The research question the scenario illustrates. */
+  question: string;
+  /**
+   * The run length the scenario is curated for; its events fall within it.
+   *
+   * @minimum 1
+   */
+  ticks: number;
+  /** The scenario itself, ready for simulation.create. */
+  scenario: Scenario;
+};
+
+/** The library of curated scenarios. */
+export type LibraryScenarioList = {
+  /** The scenarios, in library order. */
+  data: LibraryScenarioInfo[];
+};
+
+/** Input naming one scenario of the library. */
+export type LibraryScenarioIdInput = {
+  /**
+   * The scenario's id in the library.
+   *
+   * @minLength 1
+   * @maxLength 64
+   */
+  id: string;
+};
+
 /** Input of scenario.validate. */
 export type ValidateScenarioInput = {
   /**
@@ -883,6 +966,20 @@ export type KairosRouter = TRPCBuiltRouter<
        * tRPC query `scenario.validate`.
        */
       validate: TRPCQueryProcedure<{ input: ValidateScenarioInput; output: ValidationResult; meta: object }>;
+      /**
+       * List the curated scenarios of the library: id, label, seed, tags, note, research question
+       * and run length.
+       *
+       * tRPC query `scenario.list`.
+       */
+      list: TRPCQueryProcedure<{ input: void; output: LibraryScenarioList; meta: object }>;
+      /**
+       * Fetch one curated scenario of the library with its content; an unknown id is NOT_FOUND, its
+       * message listing the known ids.
+       *
+       * tRPC query `scenario.get`.
+       */
+      get: TRPCQueryProcedure<{ input: LibraryScenarioIdInput; output: LibraryScenario; meta: object }>;
     };
     simulation: {
       /**

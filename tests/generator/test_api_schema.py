@@ -86,6 +86,9 @@ def test_procedure_table_is_the_one_in_the_api_spec() -> None:
         "engine.versions": ("query", None, d + "EngineVersions", True),
         "domain.list": ("query", None, d + "DomainList", True),
         "scenario.validate": ("query", d + "ValidateScenarioInput", d + "ValidationResult", True),
+        # issue 15: the scenario library
+        "scenario.list": ("query", None, d + "LibraryScenarioList", True),
+        "scenario.get": ("query", d + "LibraryScenarioIdInput", d + "LibraryScenario", True),
         "simulation.create": ("mutation", d + "CreateSimulationInput", d + "Simulation", False),
         "simulation.get": ("query", d + "SimulationIdInput", d + "Simulation", True),
         "simulation.list": ("query", d + "ListSimulationsInput", d + "SimulationPage", True),

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kairos import engine
+from kairos import engine, scenarios
 from kairos._trpc import ErrorKey, TRPCError
 from kairos.server._config import ServerConfig
 from kairos.server._details import (
@@ -37,6 +37,9 @@ CANCEL_WAIT_SECONDS = 5.0
 # Fixed for the life of the process: built (and checked against the schema) once.
 _VERSIONS = models.EngineVersions.model_validate(engine.engine_versions())
 _DOMAINS = models.DomainList.model_validate(engine.domain_info())
+_LIBRARY = models.LibraryScenarioList(
+    data=[models.LibraryScenarioInfo.model_validate(e.info()) for e in scenarios.entries()]
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class Service:
             "engine.versions": self.engine_versions,
             "domain.list": self.domain_list,
             "scenario.validate": self.scenario_validate,
+            "scenario.list": self.scenario_list,
+            "scenario.get": self.scenario_get,
             "simulation.create": self.simulation_create,
             "simulation.get": self.simulation_get,
             "simulation.list": self.simulation_list,
@@ -110,6 +115,20 @@ class Service:
         return models.ValidationResult.model_validate(
             {"valid": not issues, "issues": [issue.to_wire() for issue in issues]}
         )
+
+    async def scenario_list(self, caller: Caller, _input: None) -> models.LibraryScenarioList:
+        return _LIBRARY
+
+    async def scenario_get(
+        self, caller: Caller, input: models.LibraryScenarioIdInput
+    ) -> models.LibraryScenario:
+        try:
+            return models.LibraryScenario.model_validate(scenarios.get(input.id).to_wire())
+        except scenarios.UnknownScenarioError as exc:
+            raise _error(
+                "NOT_FOUND",
+                f"no library scenario {input.id!r}; known ids: {', '.join(exc.known)}",
+            ) from None
 
     async def simulation_get(
         self, caller: Caller, input: models.SimulationIdInput
