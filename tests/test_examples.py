@@ -19,6 +19,11 @@ EXPECTED = {
     "critical_threshold.py": ["alignment 70: basin losses begin at capability"],
     "dask_sweep.py": ["400 runs on engine 1.5.0"],
     "plot_trace.py": ["stability.png"],
+    "decree_intervention.py": [
+        ": applied at tick ",
+        "without the decree  final phase volatile, first basin loss at tick 189",
+        "replay scenario reproduces the decreed trace: True",
+    ],
     "scenario_library.py": [
         "capability-divergence: ",
         "-> volatile; frontier_model lost its basin at tick",

@@ -351,6 +351,82 @@ class SimulationNamespace:
             ),
         )
 
+    def decree(
+        self, *, id: str, event: models.DecreeEvent, idempotency_key: str | None = None
+    ) -> models.Decree:
+        """Submit an intervention into a running (or queued) simulation. The engine applies
+        it at the next tick it has not computed and records that tick; the answer waits
+        a few seconds for that and is pending otherwise. A finished, failing or
+        cancelled run refuses it (CONFLICT with a decree detail). The idempotency key
+        makes retries safe.
+
+        Args:
+            id: The simulation to intervene in.
+            event: The intervention.
+            idempotency_key: A key that makes retries safe: the same key with the same
+                event returns the decree already filed.
+        """
+        return self._runtime.call(
+            procedures.SIMULATION_DECREE,
+            models.DecreeInput(
+                id=id,
+                event=event,
+                idempotency_key=idempotency_key,
+            ),
+        )
+
+    async def adecree(
+        self, *, id: str, event: models.DecreeEvent, idempotency_key: str | None = None
+    ) -> models.Decree:
+        """Submit an intervention into a running (or queued) simulation. The engine applies
+        it at the next tick it has not computed and records that tick; the answer waits
+        a few seconds for that and is pending otherwise. A finished, failing or
+        cancelled run refuses it (CONFLICT with a decree detail). The idempotency key
+        makes retries safe.
+
+        Args:
+            id: The simulation to intervene in.
+            event: The intervention.
+            idempotency_key: A key that makes retries safe: the same key with the same
+                event returns the decree already filed.
+        """
+        return await self._runtime.acall(
+            procedures.SIMULATION_DECREE,
+            models.DecreeInput(
+                id=id,
+                event=event,
+                idempotency_key=idempotency_key,
+            ),
+        )
+
+    def scenario(self, *, id: str) -> models.SimulationScenario:
+        """Fetch a simulation's scenario as submitted and its replay scenario (with the
+        applied decrees as events).
+
+        Args:
+            id: The simulation's id.
+        """
+        return self._runtime.call(
+            procedures.SIMULATION_SCENARIO,
+            models.SimulationIdInput(
+                id=id,
+            ),
+        )
+
+    async def ascenario(self, *, id: str) -> models.SimulationScenario:
+        """Fetch a simulation's scenario as submitted and its replay scenario (with the
+        applied decrees as events).
+
+        Args:
+            id: The simulation's id.
+        """
+        return await self._runtime.acall(
+            procedures.SIMULATION_SCENARIO,
+            models.SimulationIdInput(
+                id=id,
+            ),
+        )
+
     def stream(
         self, *, id: str, last_event_id: str | None = None
     ) -> Iterator[models.TraceChunk]:

@@ -127,6 +127,33 @@ SIMULATION_CANCEL: Procedure[models.SimulationIdInput, models.Simulation] = Proc
 """Cancel a queued or running simulation. Cancelling a finished one changes nothing and
 returns it as it is."""
 
+SIMULATION_DECREE: Procedure[models.DecreeInput, models.Decree] = Procedure(
+    path="simulation.decree",
+    kind="mutation",
+    input_model=models.DecreeInput,
+    output_model=models.Decree,
+    retry_safe=False,
+    description="Submit an intervention into a running (or queued) simulation. The engine applies it at the next tick it has not computed and records that tick; the answer waits a few seconds for that and is pending otherwise. A finished, failing or cancelled run refuses it (CONFLICT with a decree detail). The idempotency key makes retries safe.",
+    idempotency_key_field="idempotencyKey",
+)
+"""Submit an intervention into a running (or queued) simulation. The engine applies it at
+the next tick it has not computed and records that tick; the answer waits a few seconds
+for that and is pending otherwise. A finished, failing or cancelled run refuses it
+(CONFLICT with a decree detail). The idempotency key makes retries safe."""
+
+SIMULATION_SCENARIO: Procedure[models.SimulationIdInput, models.SimulationScenario] = (
+    Procedure(
+        path="simulation.scenario",
+        kind="query",
+        input_model=models.SimulationIdInput,
+        output_model=models.SimulationScenario,
+        retry_safe=True,
+        description="Fetch a simulation's scenario as submitted and its replay scenario (with the applied decrees as events).",
+    )
+)
+"""Fetch a simulation's scenario as submitted and its replay scenario (with the applied
+decrees as events)."""
+
 SIMULATION_STREAM: Procedure[models.StreamInput, models.TraceChunk] = Procedure(
     path="simulation.stream",
     kind="subscription",
@@ -152,6 +179,8 @@ PROCEDURES: Mapping[str, Procedure[Any, Any]] = MappingProxyType(
         SIMULATION_LIST.path: SIMULATION_LIST,
         SIMULATION_TRACE.path: SIMULATION_TRACE,
         SIMULATION_CANCEL.path: SIMULATION_CANCEL,
+        SIMULATION_DECREE.path: SIMULATION_DECREE,
+        SIMULATION_SCENARIO.path: SIMULATION_SCENARIO,
         SIMULATION_STREAM.path: SIMULATION_STREAM,
     }
 )
@@ -169,5 +198,7 @@ __all__ = [
     "SIMULATION_LIST",
     "SIMULATION_TRACE",
     "SIMULATION_CANCEL",
+    "SIMULATION_DECREE",
+    "SIMULATION_SCENARIO",
     "SIMULATION_STREAM",
 ]

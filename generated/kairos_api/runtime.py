@@ -20,7 +20,7 @@ from pydantic import BaseModel
 API_VERSION = "1.0.0"
 """The version of the API the schema describes (``x-api-version``)."""
 
-SCHEMA_SHA256 = "08724e9b35e8bdfee6a2f9b036af6ef17978c1bac626ff80b7cd9143d4eeacac"
+SCHEMA_SHA256 = "2431f03769b4d1685393f52cbd8425200bc241f3f6cc60be9fa0474a89de4388"
 """SHA-256 of the schema file this package was generated from."""
 
 ProcedureKind = Literal["query", "mutation", "subscription"]
