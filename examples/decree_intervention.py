@@ -18,8 +18,10 @@ if __name__ == "__main__":
         decree = client.decree(
             record.id, AISafetyEventType.CONTAINMENT, target="frontier_model", magnitude=0.6
         )
-        print(f"decree {decree.id}: {decree.status} at tick {decree.tick}")
+        print(f"decree {decree.id}: {decree.status}")  # pending if the run has not started yet
         decreed = client.trace(record.id)  # waits for the run to finish
+        (applied,) = decreed.decrees()
+        print(f"the decree took effect at tick {applied.tick}")
         undecreed = client.run(entry.id, ticks=TICKS)
     for name, trace in (("without the decree", undecreed), ("with the decree", decreed)):
         losses = trace.basin_losses()
