@@ -244,6 +244,7 @@ class Service:
             return simulation_model(record, self.store)
         self.store.request_cancel(record.id)
         if record.status == "queued":
+            self.store.reject_pending_decrees(record.id, "the simulation was cancelled")
             self.store.finish(record.id, "cancelled", completed_at=utc_now())
             self.notifier.notify(record.id)
         loop = asyncio.get_running_loop()
