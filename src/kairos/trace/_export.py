@@ -5,9 +5,9 @@ One row per tick. Columns: ``t``, ``stability``, ``phase``; per model ``<model>.
 ``<model>.capability_index``, ``<model>.alignment_score``, ``<model>.basin_lost``; per oversight
 body ``<body>.effective_strength``; and the step's rare, nested records as canonical JSON text:
 ``events_json`` and ``losses_json`` (``"[]"`` when empty) and ``ghost_json`` (null when none).
-Engine 1.6.0 and later add the foresight columns (null/NaN on steps without them):
-``prophecy_phase``, ``prophecy_confidence``, ``prophecy_loss_risk``, ``warning_count`` (0 when
-none), and the records ``prophecy_json`` and ``warnings_json``.
+Before those records, the foresight columns of engine 1.6.0 (null on steps without them, and
+for earlier versions): ``prophecy_phase``, ``prophecy_confidence``, ``prophecy_loss_risk``,
+``warning_count`` (0 when none), and the records ``prophecy_json`` and ``warnings_json``.
 Floats are float64 columns, so nothing is rounded: a Parquet file read back with
 :meth:`Trace.from_parquet` gives the same trace bit for bit (same ``sha256()``).
 
@@ -89,7 +89,6 @@ class Layout:
                 fields.append((f"{agent}.{suffix}", kind))
         for body in self.bodies:
             fields += [(f"{body}.{suffix}", pa.float64()) for suffix in BODY_FIELDS.values()]
-        fields += [(column, pa.string()) for column in RECORDS.values()]
         fields += [
             ("prophecy_phase", pa.string()),
             ("prophecy_confidence", pa.float64()),
@@ -98,6 +97,7 @@ class Layout:
             ("prophecy_json", pa.string()),
             ("warnings_json", pa.string()),
         ]
+        fields += [(column, pa.string()) for column in RECORDS.values()]
         header = {
             "format": PARQUET_FORMAT,
             "formatVersion": PARQUET_FORMAT_VERSION,
@@ -120,9 +120,6 @@ class Layout:
             columns += [[w["agents"][agent][key] for w in wires] for key in AGENT_FIELDS]
         for body in self.bodies:
             columns += [[_body(w, body, key) for w in wires] for key in BODY_FIELDS]
-        columns.append([canonical_json(w["events"]) for w in wires])
-        columns.append([canonical_json(w["losses"]) for w in wires])
-        columns.append([None if w["ghost"] is None else canonical_json(w["ghost"]) for w in wires])
         prophecies = [w.get("prophecy") for w in wires]
         columns.append([None if p is None else p["predictedPhase"] for p in prophecies])
         columns.append([None if p is None else p["confidence"] for p in prophecies])
@@ -132,6 +129,9 @@ class Layout:
         columns.append(
             [None if w.get("warnings") is None else canonical_json(w["warnings"]) for w in wires]
         )
+        columns.append([canonical_json(w["events"]) for w in wires])
+        columns.append([canonical_json(w["losses"]) for w in wires])
+        columns.append([None if w["ghost"] is None else canonical_json(w["ghost"]) for w in wires])
         return pa.record_batch(columns, schema=schema)
 
     def steps(self, batch: Mapping[str, list[Any]]) -> Iterator[TraceStep]:
