@@ -19,6 +19,23 @@ EXPECTED = {
     "critical_threshold.py": ["alignment 70: basin losses begin at capability"],
     "dask_sweep.py": ["400 runs on engine 1.5.0"],
     "plot_trace.py": ["stability.png"],
+    "decree_intervention.py": [
+        "the decree took effect at tick ",
+        "without the decree  final phase volatile, first basin loss at tick 189",
+        "replay scenario reproduces the decreed trace: True",
+    ],
+    "prophecies.py": [
+        "capability-divergence (engine 1.6.0)",
+        "frontier_model lost its basin at tick 189: foreseen 39 ticks ahead, even odds 39 ahead",
+        "lab_b_model lost its basin at tick 167: foreseen 42 ticks ahead",
+        "board-intervenes (engine 1.6.0)",
+    ],
+    "scenario_library.py": [
+        "capability-divergence: ",
+        "-> volatile; frontier_model lost its basin at tick",
+        "board-intervenes: ",
+        "typo caught: 6 known ids",
+    ],
 }
 
 

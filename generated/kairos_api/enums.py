@@ -57,6 +57,15 @@ class SimulationStatus(_StrEnum):
     CANCELLED = "cancelled"
 
 
+class DecreeStatus(_StrEnum):
+    """pending: filed, not yet taken up by the engine; applied: in effect from its tick;
+    rejected: the run ended before taking it up."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
 class TRPCErrorCode(_StrEnum):
     """The tRPC v11 error code keys."""
 
@@ -88,5 +97,6 @@ __all__ = [
     "Phase",
     "AISafetyEventType",
     "SimulationStatus",
+    "DecreeStatus",
     "TRPCErrorCode",
 ]

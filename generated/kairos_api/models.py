@@ -218,6 +218,70 @@ class GhostBranch(KairosModel):
     """
 
 
+class Prophecy(KairosModel):
+    """
+    A forward-looking assessment the engine makes (clients cannot submit one): projections of the state after a tick, with fresh noise and no further events, horizon ticks ahead.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    tick: Annotated[int, Field(ge=1)]
+    """
+    The tick after which the prophecy was made.
+    """
+    horizon: Annotated[int, Field(ge=1)]
+    """
+    How many ticks ahead it looks.
+    """
+    predicted_phase: Annotated[Phase, Field(alias="predictedPhase")]
+    """
+    The phase most projections end the horizon in (a tie goes to the more severe phase).
+    """
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    The fraction of the projections that end the horizon in the predicted phase.
+    """
+    loss_risk: Annotated[float, Field(alias="lossRisk", ge=0.0, le=1.0)]
+    """
+    The fraction of the projections in which some model still in its basin loses it within the horizon.
+    """
+    at_risk: Annotated[list[str], Field(alias="atRisk")]
+    """
+    The models that lose their basin in at least one projection, in model order.
+    """
+
+
+class StabilityWarning(KairosModel):
+    """
+    A stability fell below the warning level in this tick (raised again only after it has recovered to the re-arm level).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    tick: Annotated[int, Field(ge=1)]
+    """
+    The tick of the crossing.
+    """
+    agent: str | None = None
+    """
+    The model whose stability crossed; absent for the system's stability.
+    """
+    stability: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    The stability after the tick.
+    """
+    level: Annotated[float, Field(ge=0.0, le=1.0)]
+    """
+    The warning level it fell below.
+    """
+
+
 class TraceStep(KairosModel):
     """
     The state of the system after one tick.
@@ -260,21 +324,13 @@ class TraceStep(KairosModel):
     """
     The rolled-back first attempt of this tick, when it was a paradox.
     """
-
-
-class TraceChunk(KairosModel):
+    prophecy: Prophecy | None = None
     """
-    One event of a simulation stream: consecutive trace steps. The event is tracked by the tick of its last step.
+    The engine's forward-looking assessment made after this tick (engine 1.6.0 and later, every 25 ticks); absent on other steps.
     """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-        frozen=True,
-    )
-    steps: Annotated[list[TraceStep], Field(min_length=1)]
+    warnings: list[StabilityWarning] | None = None
     """
-    Consecutive steps, in tick order.
+    The stability warnings raised in this tick (engine 1.6.0 and later); absent when none.
     """
 
 
@@ -339,70 +395,6 @@ class SimulationFailure(KairosModel):
     message: str
     """
     A human-readable explanation.
-    """
-
-
-class Simulation(KairosModel):
-    """
-    A simulation record: what was asked, how far it got, and what it came to.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-        frozen=True,
-    )
-    id: Annotated[str, Field(pattern="^sim_[A-Za-z0-9]+$")]
-    """
-    The simulation's id, e.g. "sim_01hx...".
-    """
-    status: SimulationStatus
-    """
-    Where the simulation is in its life.
-    """
-    scenario_name: Annotated[str, Field(alias="scenarioName")]
-    """
-    The name of the scenario.
-    """
-    domain: Domain
-    """
-    The domain of the scenario.
-    """
-    seed: Annotated[int, Field(ge=0)]
-    """
-    The seed the run uses.
-    """
-    ticks: Annotated[int, Field(ge=1)]
-    """
-    The number of ticks asked for.
-    """
-    tick: Annotated[int, Field(ge=0)]
-    """
-    Progress: the last tick computed so far.
-    """
-    engine_version: Annotated[str, Field(alias="engineVersion")]
-    """
-    The engine version the run uses.
-    """
-    organization_id: Annotated[str | None, Field(alias="organizationId")]
-    """
-    The organization the simulation belongs to.
-    """
-    created_at: Annotated[AwareDatetime, Field(alias="createdAt")]
-    """
-    When the simulation was created (UTC).
-    """
-    completed_at: Annotated[AwareDatetime | None, Field(alias="completedAt")] = None
-    """
-    When the simulation reached a final status (UTC).
-    """
-    summary: SimulationSummary | None = None
-    """
-    What the run came to; present once it has completed.
-    """
-    error: SimulationFailure | None = None
-    """
-    Why the run failed; present when it has failed.
     """
 
 
@@ -650,6 +642,178 @@ class ValidationResult(KairosModel):
     """
 
 
+class LibraryScenarioInfo(KairosModel):
+    """
+    One curated scenario of the library, without its content (scenario.list).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    id: Annotated[str, Field(max_length=64, pattern="^[a-z0-9]+(-[a-z0-9]+)*$")]
+    """
+    The scenario's id in the library, e.g. "capability-divergence".
+    """
+    label: str
+    """
+    A short human-readable title.
+    """
+    seed: Annotated[int, Field(ge=0, le=9007199254740991)]
+    """
+    The seed of the scenario (the same as in the scenario itself).
+    """
+    tags: list[str]
+    """
+    Topics, e.g. ["ai-safety", "governance"].
+    """
+    note: str
+    """
+    What the scenario shows, in a sentence or two.
+    """
+    question: str
+    """
+    The research question the scenario illustrates.
+    """
+    ticks: Annotated[int, Field(ge=1)]
+    """
+    The run length the scenario is curated for; its events fall within it.
+    """
+
+
+class LibraryScenarioList(KairosModel):
+    """
+    The library of curated scenarios.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    data: list[LibraryScenarioInfo]
+    """
+    The scenarios, in library order.
+    """
+
+
+class LibraryScenarioIdInput(KairosModel):
+    """
+    Input naming one scenario of the library.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    id: Annotated[str, Field(max_length=64, min_length=1)]
+    """
+    The scenario's id in the library.
+    """
+
+
+class DecreeEvent(KairosModel):
+    """
+    What a decree does: an event of the scenario's vocabulary, without a tick (it takes effect at the next tick the engine has not computed).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    type: AISafetyEventType
+    """
+    What happens.
+    """
+    target: EntityName | None = None
+    """
+    The model or oversight body the event acts on; omitted for the whole system.
+    """
+    magnitude: Annotated[float | None, Field(ge=-1000.0, le=1000.0)] = None
+    """
+    Strength of the event in the unit of its type; omitted for the type's default.
+    """
+
+
+DecreeStatus = TypeAliasType("DecreeStatus", Literal["pending", "applied", "rejected"])
+"""
+pending: filed, not yet taken up by the engine; applied: in effect from its tick; rejected: the run ended before taking it up.
+"""
+
+
+Tick = TypeAliasType("Tick", Annotated[int, Field(ge=1)])
+"""
+The tick it took effect in (it appears in that step's events); null until applied.
+"""
+
+
+class Decree(KairosModel):
+    """
+    An intervention submitted into a running simulation and the tick it took effect in.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    id: Annotated[str, Field(pattern="^dec_[A-Za-z0-9]+$")]
+    """
+    The decree's id, e.g. "dec_01hx...".
+    """
+    simulation_id: Annotated[str, Field(alias="simulationId")]
+    """
+    The simulation it was submitted into.
+    """
+    event: DecreeEvent
+    """
+    What it does.
+    """
+    status: DecreeStatus
+    """
+    Whether it has taken effect.
+    """
+    tick: Tick | None = None
+    """
+    The tick it took effect in (it appears in that step's events); null until applied.
+    """
+    reason: str | None = None
+    """
+    Why it was rejected, when it was.
+    """
+    created_at: Annotated[AwareDatetime, Field(alias="createdAt")]
+    """
+    When it was submitted (UTC).
+    """
+
+
+class DecreeInput(KairosModel):
+    """
+    Input of simulation.decree.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    id: Annotated[str, Field(max_length=64, min_length=1)]
+    """
+    The simulation to intervene in.
+    """
+    event: DecreeEvent
+    """
+    The intervention.
+    """
+    idempotency_key: Annotated[
+        str | None, Field(alias="idempotencyKey", max_length=255, min_length=1)
+    ] = None
+    """
+    A key that makes retries safe: the same key with the same event returns the decree already filed.
+    """
+
+
 class ValidateScenarioInput(KairosModel):
     """
     Input of scenario.validate.
@@ -706,26 +870,6 @@ class ListSimulationsInput(KairosModel):
     status: SimulationStatus | None = None
     """
     Only simulations with this status.
-    """
-
-
-class SimulationPage(KairosModel):
-    """
-    One page of simulations.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-        frozen=True,
-    )
-    items: list[Simulation]
-    """
-    The simulations of this page, newest first.
-    """
-    next_cursor: Annotated[str | None, Field(alias="nextCursor")]
-    """
-    The cursor of the next page; null on the last page.
     """
 
 
@@ -1079,6 +1223,34 @@ class SimulationErrorDetail(KairosModel):
     """
 
 
+class DecreeErrorDetail(KairosModel):
+    """
+    A decree was refused: the simulation can no longer take one.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    kind: Literal["decree"]
+    """
+    Discriminator.
+    """
+    simulation_id: Annotated[str, Field(alias="simulationId")]
+    """
+    The simulation the decree was for.
+    """
+    status: SimulationStatus
+    """
+    The simulation's status when the decree was refused.
+    """
+    reason: str
+    """
+    Why: "finished" (completed, failed or cancelled), "cancelling", or "last_tick" (the run computed its last tick before the decree could take effect).
+    """
+
+
 class LimitErrorDetail(KairosModel):
     """
     A request exceeded one of the server's limits.
@@ -1143,6 +1315,7 @@ class ErrorData(KairosModel):
         | RateLimitErrorDetail
         | SimulationErrorDetail
         | LimitErrorDetail
+        | DecreeErrorDetail
         | None,
         Field(discriminator="kind"),
     ] = None
@@ -1183,6 +1356,7 @@ class AISafetyModel(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     name: EntityName
     """
@@ -1224,6 +1398,7 @@ class OversightBody(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     name: EntityName
     """
@@ -1249,6 +1424,7 @@ class Scenario(KairosModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
+        frozen=True,
     )
     name: Annotated[str, Field(max_length=200, min_length=1)]
     """
@@ -1278,6 +1454,162 @@ class Scenario(KairosModel):
     ] = []
     """
     The events of the scenario, in any order.
+    """
+
+
+class TraceChunk(KairosModel):
+    """
+    One event of a simulation stream: consecutive trace steps. The event is tracked by the tick of its last step.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    steps: Annotated[list[TraceStep], Field(min_length=1)]
+    """
+    Consecutive steps, in tick order.
+    """
+    decrees: Annotated[list[Decree], Field(validate_default=True)] = []
+    """
+    The decrees that took effect in this chunk's ticks, in the order they took effect (their events are also in the steps' events).
+    """
+
+
+class Simulation(KairosModel):
+    """
+    A simulation record: what was asked, how far it got, and what it came to.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    id: Annotated[str, Field(pattern="^sim_[A-Za-z0-9]+$")]
+    """
+    The simulation's id, e.g. "sim_01hx...".
+    """
+    status: SimulationStatus
+    """
+    Where the simulation is in its life.
+    """
+    scenario_name: Annotated[str, Field(alias="scenarioName")]
+    """
+    The name of the scenario.
+    """
+    domain: Domain
+    """
+    The domain of the scenario.
+    """
+    seed: Annotated[int, Field(ge=0)]
+    """
+    The seed the run uses.
+    """
+    ticks: Annotated[int, Field(ge=1)]
+    """
+    The number of ticks asked for.
+    """
+    tick: Annotated[int, Field(ge=0)]
+    """
+    Progress: the last tick computed so far.
+    """
+    engine_version: Annotated[str, Field(alias="engineVersion")]
+    """
+    The engine version the run uses.
+    """
+    organization_id: Annotated[str | None, Field(alias="organizationId")]
+    """
+    The organization the simulation belongs to.
+    """
+    created_at: Annotated[AwareDatetime, Field(alias="createdAt")]
+    """
+    When the simulation was created (UTC).
+    """
+    completed_at: Annotated[AwareDatetime | None, Field(alias="completedAt")] = None
+    """
+    When the simulation reached a final status (UTC).
+    """
+    summary: SimulationSummary | None = None
+    """
+    What the run came to; present once it has completed.
+    """
+    error: SimulationFailure | None = None
+    """
+    Why the run failed; present when it has failed.
+    """
+    decrees: Annotated[list[Decree], Field(validate_default=True)] = []
+    """
+    The decrees submitted into the run: the applied ones in the order they took effect, then the pending and rejected ones.
+    """
+
+
+class LibraryScenario(KairosModel):
+    """
+    One curated scenario of the library, with its content (scenario.get).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    id: Annotated[str, Field(max_length=64, pattern="^[a-z0-9]+(-[a-z0-9]+)*$")]
+    """
+    The scenario's id in the library, e.g. "capability-divergence".
+    """
+    label: str
+    """
+    A short human-readable title.
+    """
+    seed: Annotated[int, Field(ge=0, le=9007199254740991)]
+    """
+    The seed of the scenario (the same as in the scenario itself).
+    """
+    tags: list[str]
+    """
+    Topics, e.g. ["ai-safety", "governance"].
+    """
+    note: str
+    """
+    What the scenario shows, in a sentence or two.
+    """
+    question: str
+    """
+    The research question the scenario illustrates.
+    """
+    ticks: Annotated[int, Field(ge=1)]
+    """
+    The run length the scenario is curated for; its events fall within it.
+    """
+    scenario: Scenario
+    """
+    The scenario itself, ready for simulation.create.
+    """
+
+
+class SimulationScenario(KairosModel):
+    """
+    The scenario of a simulation, as submitted and as replayed (with its applied decrees as scheduled events).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    id: str
+    """
+    The simulation's id.
+    """
+    scenario: Scenario
+    """
+    The scenario as submitted.
+    """
+    replay_scenario: Annotated[Scenario, Field(alias="replayScenario")]
+    """
+    The scenario with every applied decree appended as an event at the tick it took effect, in that order: a run of it reproduces the simulation's trace bit for bit.
     """
 
 
@@ -1315,4 +1647,24 @@ class CreateSimulationInput(KairosModel):
     ] = None
     """
     A key that makes retries safe: the same key with the same input returns the simulation already created.
+    """
+
+
+class SimulationPage(KairosModel):
+    """
+    One page of simulations.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+    )
+    items: list[Simulation]
+    """
+    The simulations of this page, newest first.
+    """
+    next_cursor: Annotated[str | None, Field(alias="nextCursor")]
+    """
+    The cursor of the next page; null on the last page.
     """

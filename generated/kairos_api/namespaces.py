@@ -92,6 +92,46 @@ class ScenarioNamespace:
             ),
         )
 
+    def list(self) -> models.LibraryScenarioList:
+        """List the curated scenarios of the library: id, label, seed, tags, note, research
+        question and run length.
+        """
+        return self._runtime.call(procedures.SCENARIO_LIST, None)
+
+    async def alist(self) -> models.LibraryScenarioList:
+        """List the curated scenarios of the library: id, label, seed, tags, note, research
+        question and run length.
+        """
+        return await self._runtime.acall(procedures.SCENARIO_LIST, None)
+
+    def get(self, *, id: str) -> models.LibraryScenario:
+        """Fetch one curated scenario of the library with its content; an unknown id is
+        NOT_FOUND, its message listing the known ids.
+
+        Args:
+            id: The scenario's id in the library.
+        """
+        return self._runtime.call(
+            procedures.SCENARIO_GET,
+            models.LibraryScenarioIdInput(
+                id=id,
+            ),
+        )
+
+    async def aget(self, *, id: str) -> models.LibraryScenario:
+        """Fetch one curated scenario of the library with its content; an unknown id is
+        NOT_FOUND, its message listing the known ids.
+
+        Args:
+            id: The scenario's id in the library.
+        """
+        return await self._runtime.acall(
+            procedures.SCENARIO_GET,
+            models.LibraryScenarioIdInput(
+                id=id,
+            ),
+        )
+
 
 class SimulationNamespace:
     """Procedures under ``simulation.``."""
@@ -306,6 +346,82 @@ class SimulationNamespace:
         """
         return await self._runtime.acall(
             procedures.SIMULATION_CANCEL,
+            models.SimulationIdInput(
+                id=id,
+            ),
+        )
+
+    def decree(
+        self, *, id: str, event: models.DecreeEvent, idempotency_key: str | None = None
+    ) -> models.Decree:
+        """Submit an intervention into a running (or queued) simulation. The engine applies
+        it at the next tick it has not computed and records that tick; the answer waits
+        a few seconds for that and is pending otherwise. A finished, failing or
+        cancelled run refuses it (CONFLICT with a decree detail). The idempotency key
+        makes retries safe.
+
+        Args:
+            id: The simulation to intervene in.
+            event: The intervention.
+            idempotency_key: A key that makes retries safe: the same key with the same
+                event returns the decree already filed.
+        """
+        return self._runtime.call(
+            procedures.SIMULATION_DECREE,
+            models.DecreeInput(
+                id=id,
+                event=event,
+                idempotency_key=idempotency_key,
+            ),
+        )
+
+    async def adecree(
+        self, *, id: str, event: models.DecreeEvent, idempotency_key: str | None = None
+    ) -> models.Decree:
+        """Submit an intervention into a running (or queued) simulation. The engine applies
+        it at the next tick it has not computed and records that tick; the answer waits
+        a few seconds for that and is pending otherwise. A finished, failing or
+        cancelled run refuses it (CONFLICT with a decree detail). The idempotency key
+        makes retries safe.
+
+        Args:
+            id: The simulation to intervene in.
+            event: The intervention.
+            idempotency_key: A key that makes retries safe: the same key with the same
+                event returns the decree already filed.
+        """
+        return await self._runtime.acall(
+            procedures.SIMULATION_DECREE,
+            models.DecreeInput(
+                id=id,
+                event=event,
+                idempotency_key=idempotency_key,
+            ),
+        )
+
+    def scenario(self, *, id: str) -> models.SimulationScenario:
+        """Fetch a simulation's scenario as submitted and its replay scenario (with the
+        applied decrees as events).
+
+        Args:
+            id: The simulation's id.
+        """
+        return self._runtime.call(
+            procedures.SIMULATION_SCENARIO,
+            models.SimulationIdInput(
+                id=id,
+            ),
+        )
+
+    async def ascenario(self, *, id: str) -> models.SimulationScenario:
+        """Fetch a simulation's scenario as submitted and its replay scenario (with the
+        applied decrees as events).
+
+        Args:
+            id: The simulation's id.
+        """
+        return await self._runtime.acall(
+            procedures.SIMULATION_SCENARIO,
             models.SimulationIdInput(
                 id=id,
             ),

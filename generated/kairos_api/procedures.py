@@ -46,6 +46,30 @@ SCENARIO_VALIDATE: Procedure[models.ValidateScenarioInput, models.ValidationResu
 )
 """Check a scenario without running it and report every problem with its field path."""
 
+SCENARIO_LIST: Procedure[None, models.LibraryScenarioList] = Procedure(
+    path="scenario.list",
+    kind="query",
+    input_model=None,
+    output_model=models.LibraryScenarioList,
+    retry_safe=True,
+    description="List the curated scenarios of the library: id, label, seed, tags, note, research question and run length.",
+)
+"""List the curated scenarios of the library: id, label, seed, tags, note, research
+question and run length."""
+
+SCENARIO_GET: Procedure[models.LibraryScenarioIdInput, models.LibraryScenario] = (
+    Procedure(
+        path="scenario.get",
+        kind="query",
+        input_model=models.LibraryScenarioIdInput,
+        output_model=models.LibraryScenario,
+        retry_safe=True,
+        description="Fetch one curated scenario of the library with its content; an unknown id is NOT_FOUND, its message listing the known ids.",
+    )
+)
+"""Fetch one curated scenario of the library with its content; an unknown id is NOT_FOUND,
+its message listing the known ids."""
+
 SIMULATION_CREATE: Procedure[models.CreateSimulationInput, models.Simulation] = (
     Procedure(
         path="simulation.create",
@@ -103,6 +127,33 @@ SIMULATION_CANCEL: Procedure[models.SimulationIdInput, models.Simulation] = Proc
 """Cancel a queued or running simulation. Cancelling a finished one changes nothing and
 returns it as it is."""
 
+SIMULATION_DECREE: Procedure[models.DecreeInput, models.Decree] = Procedure(
+    path="simulation.decree",
+    kind="mutation",
+    input_model=models.DecreeInput,
+    output_model=models.Decree,
+    retry_safe=False,
+    description="Submit an intervention into a running (or queued) simulation. The engine applies it at the next tick it has not computed and records that tick; the answer waits a few seconds for that and is pending otherwise. A finished, failing or cancelled run refuses it (CONFLICT with a decree detail). The idempotency key makes retries safe.",
+    idempotency_key_field="idempotencyKey",
+)
+"""Submit an intervention into a running (or queued) simulation. The engine applies it at
+the next tick it has not computed and records that tick; the answer waits a few seconds
+for that and is pending otherwise. A finished, failing or cancelled run refuses it
+(CONFLICT with a decree detail). The idempotency key makes retries safe."""
+
+SIMULATION_SCENARIO: Procedure[models.SimulationIdInput, models.SimulationScenario] = (
+    Procedure(
+        path="simulation.scenario",
+        kind="query",
+        input_model=models.SimulationIdInput,
+        output_model=models.SimulationScenario,
+        retry_safe=True,
+        description="Fetch a simulation's scenario as submitted and its replay scenario (with the applied decrees as events).",
+    )
+)
+"""Fetch a simulation's scenario as submitted and its replay scenario (with the applied
+decrees as events)."""
+
 SIMULATION_STREAM: Procedure[models.StreamInput, models.TraceChunk] = Procedure(
     path="simulation.stream",
     kind="subscription",
@@ -134,11 +185,15 @@ PROCEDURES: Mapping[str, Procedure[Any, Any]] = MappingProxyType(
         ENGINE_VERSIONS.path: ENGINE_VERSIONS,
         DOMAIN_LIST.path: DOMAIN_LIST,
         SCENARIO_VALIDATE.path: SCENARIO_VALIDATE,
+        SCENARIO_LIST.path: SCENARIO_LIST,
+        SCENARIO_GET.path: SCENARIO_GET,
         SIMULATION_CREATE.path: SIMULATION_CREATE,
         SIMULATION_GET.path: SIMULATION_GET,
         SIMULATION_LIST.path: SIMULATION_LIST,
         SIMULATION_TRACE.path: SIMULATION_TRACE,
         SIMULATION_CANCEL.path: SIMULATION_CANCEL,
+        SIMULATION_DECREE.path: SIMULATION_DECREE,
+        SIMULATION_SCENARIO.path: SIMULATION_SCENARIO,
         SIMULATION_STREAM.path: SIMULATION_STREAM,
         SIMULATION_SERIES.path: SIMULATION_SERIES,
     }
@@ -150,11 +205,15 @@ __all__ = [
     "ENGINE_VERSIONS",
     "DOMAIN_LIST",
     "SCENARIO_VALIDATE",
+    "SCENARIO_LIST",
+    "SCENARIO_GET",
     "SIMULATION_CREATE",
     "SIMULATION_GET",
     "SIMULATION_LIST",
     "SIMULATION_TRACE",
     "SIMULATION_CANCEL",
+    "SIMULATION_DECREE",
+    "SIMULATION_SCENARIO",
     "SIMULATION_STREAM",
     "SIMULATION_SERIES",
 ]

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 API_VERSION = "1.0.0"
 """The version of the API the schema describes (``x-api-version``)."""
 
-SCHEMA_SHA256 = "aa4f76403b5679be9e07713b01603626888214679fdc1e19861f335d3347d453"
+SCHEMA_SHA256 = "f356d069679e3adb92a7cb059ff57f5d2e3c805637e1537066feeeec80b2516a"
 """SHA-256 of the schema file this package was generated from."""
 
 ProcedureKind = Literal["query", "mutation", "subscription"]

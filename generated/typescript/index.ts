@@ -290,6 +290,73 @@ export type GhostBranch = {
   decree: string;
 };
 
+/**
+ * A forward-looking assessment the engine makes (clients cannot submit one): projections of the
+ * state after a tick, with fresh noise and no further events, horizon ticks ahead.
+ */
+export type Prophecy = {
+  /**
+   * The tick after which the prophecy was made.
+   *
+   * @minimum 1
+   */
+  tick: number;
+  /**
+   * How many ticks ahead it looks.
+   *
+   * @minimum 1
+   */
+  horizon: number;
+  /** The phase most projections end the horizon in (a tie goes to the more severe phase). */
+  predictedPhase: Phase;
+  /**
+   * The fraction of the projections that end the horizon in the predicted phase.
+   *
+   * @minimum 0
+   * @maximum 1
+   */
+  confidence: number;
+  /**
+   * The fraction of the projections in which some model still in its basin loses it within the
+   * horizon.
+   *
+   * @minimum 0
+   * @maximum 1
+   */
+  lossRisk: number;
+  /** The models that lose their basin in at least one projection, in model order. */
+  atRisk: string[];
+};
+
+/**
+ * A stability fell below the warning level in this tick (raised again only after it has recovered
+ * to the re-arm level).
+ */
+export type StabilityWarning = {
+  /**
+   * The tick of the crossing.
+   *
+   * @minimum 1
+   */
+  tick: number;
+  /** The model whose stability crossed; absent for the system's stability. */
+  agent?: string;
+  /**
+   * The stability after the tick.
+   *
+   * @minimum 0
+   * @maximum 1
+   */
+  stability: number;
+  /**
+   * The warning level it fell below.
+   *
+   * @minimum 0
+   * @maximum 1
+   */
+  level: number;
+};
+
 /** The state of the system after one tick. */
 export type TraceStep = {
   /**
@@ -333,6 +400,19 @@ export type TraceStep = {
    * @default null
    */
   ghost?: GhostBranch | null;
+  /**
+   * The engine's forward-looking assessment made after this tick (engine 1.6.0 and later, every 25
+   * ticks); absent on other steps.
+   *
+   * @default null
+   */
+  prophecy?: Prophecy | null;
+  /**
+   * The stability warnings raised in this tick (engine 1.6.0 and later); absent when none.
+   *
+   * @default null
+   */
+  warnings?: StabilityWarning[] | null;
 };
 
 /**
@@ -346,6 +426,13 @@ export type TraceChunk = {
    * @minItems 1
    */
   steps: TraceStep[];
+  /**
+   * The decrees that took effect in this chunk's ticks, in the order they took effect (their events
+   * are also in the steps' events).
+   *
+   * @default []
+   */
+  decrees?: Decree[];
 };
 
 /** Where a simulation is in its life: queued, running, completed, failed or cancelled. */
@@ -457,6 +544,13 @@ export type Simulation = {
    * @default null
    */
   error?: SimulationFailure | null;
+  /**
+   * The decrees submitted into the run: the applied ones in the order they took effect, then the
+   * pending and rejected ones.
+   *
+   * @default []
+   */
+  decrees?: Decree[];
 };
 
 /**
@@ -580,6 +674,184 @@ export type ValidationResult = {
   valid: boolean;
   /** Every problem found; empty when the scenario is valid. */
   issues: ValidationIssue[];
+};
+
+/** One curated scenario of the library, without its content (scenario.list). */
+export type LibraryScenarioInfo = {
+  /**
+   * The scenario's id in the library, e.g. "capability-divergence".
+   *
+   * @pattern "^[a-z0-9]+(-[a-z0-9]+)*$"
+   * @maxLength 64
+   */
+  id: string;
+  /** A short human-readable title. */
+  label: string;
+  /**
+   * The seed of the scenario (the same as in the scenario itself).
+   *
+   * @minimum 0
+   * @maximum 9007199254740991
+   */
+  seed: number;
+  /** Topics, e.g. ["ai-safety", "governance"]. */
+  tags: string[];
+  /** What the scenario shows, in a sentence or two. */
+  note: string;
+  /** The research question the scenario illustrates. */
+  question: string;
+  /**
+   * The run length the scenario is curated for; its events fall within it.
+   *
+   * @minimum 1
+   */
+  ticks: number;
+};
+
+/** One curated scenario of the library, with its content (scenario.get). */
+export type LibraryScenario = {
+  /**
+   * The scenario's id in the library, e.g. "capability-divergence".
+   *
+   * @pattern "^[a-z0-9]+(-[a-z0-9]+)*$"
+   * @maxLength 64
+   */
+  id: string;
+  /** A short human-readable title. */
+  label: string;
+  /**
+   * The seed of the scenario (the same as in the scenario itself).
+   *
+   * @minimum 0
+   * @maximum 9007199254740991
+   */
+  seed: number;
+  /** Topics, e.g. ["ai-safety", "governance"]. */
+  tags: string[];
+  /** What the scenario shows, in a sentence or two. */
+  note: string;
+  /** The research question the scenario illustrates. */
+  question: string;
+  /**
+   * The run length the scenario is curated for; its events fall within it.
+   *
+   * @minimum 1
+   */
+  ticks: number;
+  /** The scenario itself, ready for simulation.create. */
+  scenario: Scenario;
+};
+
+/** The library of curated scenarios. */
+export type LibraryScenarioList = {
+  /** The scenarios, in library order. */
+  data: LibraryScenarioInfo[];
+};
+
+/** Input naming one scenario of the library. */
+export type LibraryScenarioIdInput = {
+  /**
+   * The scenario's id in the library.
+   *
+   * @minLength 1
+   * @maxLength 64
+   */
+  id: string;
+};
+
+/**
+ * What a decree does: an event of the scenario's vocabulary, without a tick (it takes effect at the
+ * next tick the engine has not computed).
+ */
+export type DecreeEvent = {
+  /** What happens. */
+  type: AISafetyEventType;
+  /** The model or oversight body the event acts on; omitted for the whole system. */
+  target?: EntityName;
+  /**
+   * Strength of the event in the unit of its type; omitted for the type's default.
+   *
+   * @minimum -1000
+   * @maximum 1000
+   */
+  magnitude?: number;
+};
+
+/**
+ * pending: filed, not yet taken up by the engine; applied: in effect from its tick; rejected: the
+ * run ended before taking it up.
+ */
+export type DecreeStatus = "pending" | "applied" | "rejected";
+
+/** An intervention submitted into a running simulation and the tick it took effect in. */
+export type Decree = {
+  /**
+   * The decree's id, e.g. "dec_01hx...".
+   *
+   * @pattern "^dec_[A-Za-z0-9]+$"
+   */
+  id: string;
+  /** The simulation it was submitted into. */
+  simulationId: string;
+  /** What it does. */
+  event: DecreeEvent;
+  /** Whether it has taken effect. */
+  status: DecreeStatus;
+  /**
+   * The tick it took effect in (it appears in that step's events); null until applied.
+   *
+   * @default null
+   */
+  tick?: number | null;
+  /**
+   * Why it was rejected, when it was.
+   *
+   * @default null
+   */
+  reason?: string | null;
+  /**
+   * When it was submitted (UTC).
+   *
+   * @format date-time
+   */
+  createdAt: string;
+};
+
+/** Input of simulation.decree. */
+export type DecreeInput = {
+  /**
+   * The simulation to intervene in.
+   *
+   * @minLength 1
+   * @maxLength 64
+   */
+  id: string;
+  /** The intervention. */
+  event: DecreeEvent;
+  /**
+   * A key that makes retries safe: the same key with the same event returns the decree already
+   * filed.
+   *
+   * @minLength 1
+   * @maxLength 255
+   */
+  idempotencyKey?: string;
+};
+
+/**
+ * The scenario of a simulation, as submitted and as replayed (with its applied decrees as scheduled
+ * events).
+ */
+export type SimulationScenario = {
+  /** The simulation's id. */
+  id: string;
+  /** The scenario as submitted. */
+  scenario: Scenario;
+  /**
+   * The scenario with every applied decree appended as an event at the tick it took effect, in that
+   * order: a run of it reproduces the simulation's trace bit for bit.
+   */
+  replayScenario: Scenario;
 };
 
 /** Input of scenario.validate. */
@@ -920,6 +1192,21 @@ export type SimulationErrorDetail = {
   reason: string;
 };
 
+/** A decree was refused: the simulation can no longer take one. */
+export type DecreeErrorDetail = {
+  /** Discriminator. */
+  kind: "decree";
+  /** The simulation the decree was for. */
+  simulationId: string;
+  /** The simulation's status when the decree was refused. */
+  status: SimulationStatus;
+  /**
+   * Why: "finished" (completed, failed or cancelled), "cancelling", or "last_tick" (the run
+   * computed its last tick before the decree could take effect).
+   */
+  reason: string;
+};
+
 /** A request exceeded one of the server's limits. */
 export type LimitErrorDetail = {
   /** Discriminator. */
@@ -956,7 +1243,8 @@ export type ErrorData = {
     | ValidationErrorDetail
     | RateLimitErrorDetail
     | SimulationErrorDetail
-    | LimitErrorDetail;
+    | LimitErrorDetail
+    | DecreeErrorDetail;
   [key: string]: unknown;
 };
 
@@ -1020,6 +1308,20 @@ export type KairosRouter = TRPCBuiltRouter<
        * tRPC query `scenario.validate`.
        */
       validate: TRPCQueryProcedure<{ input: ValidateScenarioInput; output: ValidationResult; meta: object }>;
+      /**
+       * List the curated scenarios of the library: id, label, seed, tags, note, research question
+       * and run length.
+       *
+       * tRPC query `scenario.list`.
+       */
+      list: TRPCQueryProcedure<{ input: void; output: LibraryScenarioList; meta: object }>;
+      /**
+       * Fetch one curated scenario of the library with its content; an unknown id is NOT_FOUND, its
+       * message listing the known ids.
+       *
+       * tRPC query `scenario.get`.
+       */
+      get: TRPCQueryProcedure<{ input: LibraryScenarioIdInput; output: LibraryScenario; meta: object }>;
     };
     simulation: {
       /**
@@ -1054,6 +1356,22 @@ export type KairosRouter = TRPCBuiltRouter<
        * tRPC mutation `simulation.cancel`.
        */
       cancel: TRPCMutationProcedure<{ input: SimulationIdInput; output: Simulation; meta: object }>;
+      /**
+       * Submit an intervention into a running (or queued) simulation. The engine applies it at the
+       * next tick it has not computed and records that tick; the answer waits a few seconds for
+       * that and is pending otherwise. A finished, failing or cancelled run refuses it (CONFLICT
+       * with a decree detail). The idempotency key makes retries safe.
+       *
+       * tRPC mutation `simulation.decree`.
+       */
+      decree: TRPCMutationProcedure<{ input: DecreeInput; output: Decree; meta: object }>;
+      /**
+       * Fetch a simulation's scenario as submitted and its replay scenario (with the applied
+       * decrees as events).
+       *
+       * tRPC query `simulation.scenario`.
+       */
+      scenario: TRPCQueryProcedure<{ input: SimulationIdInput; output: SimulationScenario; meta: object }>;
       /**
        * Stream a simulation's trace as it is computed, in chunks of steps. Each event is tracked by
        * the tick of its last step; resuming with lastEventId delivers every later step exactly

@@ -11,6 +11,7 @@ of them::
     │   ├── PermissionDeniedError     FORBIDDEN
     │   ├── NotFoundError             NOT_FOUND
     │   ├── ConflictError             CONFLICT
+    │   │   └── DecreeRefusedError    the run can no longer take a decree (.reason)
     │   ├── RateLimitError            TOO_MANY_REQUESTS (.retry_after)
     │   ├── EngineVersionError        PRECONDITION_FAILED for an engine version (.requested,
     │   │                             .available)
@@ -38,6 +39,7 @@ from pydantic import ValidationError as PydanticValidationError
 from kairos._trpc.codes import ERROR_CODES, KEY_BY_HTTP_STATUS, key_from_shape
 from kairos.engine._exceptions import Issue
 from kairos_api.models import (
+    DecreeErrorDetail,
     EngineVersionErrorDetail,
     LimitErrorDetail,
     RateLimitErrorDetail,
@@ -53,6 +55,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "DecreeRefusedError",
     "EngineVersionError",
     "InternalServerError",
     "Issue",
@@ -235,6 +238,27 @@ class ConflictError(APIError):
     different request, for instance)."""
 
 
+class DecreeRefusedError(ConflictError):
+    """CONFLICT: the simulation can no longer take a decree. ``simulation_id``, its
+    ``status`` and the ``reason``: ``"finished"`` (completed, failed or cancelled),
+    ``"cancelling"``, or ``"last_tick"`` (it computed its last tick before the decree could take
+    effect)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        simulation_id: str | None = None,
+        status: str | None = None,
+        reason: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.simulation_id = simulation_id
+        self.status = status
+        self.reason = reason
+
+
 class RateLimitError(APIError):
     """TOO_MANY_REQUESTS; ``retry_after`` is the server's hint in seconds, when it gave one."""
 
@@ -348,13 +372,15 @@ _DETAIL: TypeAdapter[
     | RateLimitErrorDetail
     | SimulationErrorDetail
     | LimitErrorDetail
+    | DecreeErrorDetail
 ] = TypeAdapter(
     Annotated[
         EngineVersionErrorDetail
         | ValidationErrorDetail
         | RateLimitErrorDetail
         | SimulationErrorDetail
-        | LimitErrorDetail,
+        | LimitErrorDetail
+        | DecreeErrorDetail,
         Field(discriminator="kind"),
     ]
 )
@@ -424,6 +450,14 @@ def error_from_shape(
     if isinstance(detail, SimulationErrorDetail):
         return SimulationError(
             message, simulation_id=detail.simulation_id, reason=detail.reason, **common
+        )
+    if key == "CONFLICT" and isinstance(detail, DecreeErrorDetail):
+        return DecreeRefusedError(
+            message,
+            simulation_id=detail.simulation_id,
+            status=str(detail.status),
+            reason=detail.reason,
+            **common,
         )
     if key == "PRECONDITION_FAILED" and isinstance(detail, EngineVersionErrorDetail):
         return EngineVersionError(requested=detail.requested, available=detail.active, **common)

@@ -33,6 +33,7 @@ DANGER_STABILITY = 0.1
 
 LOSS_COLOR = "#c1121f"
 EVENT_COLOR = "#495057"
+WARNING_COLOR = "#e6a100"
 
 
 def plot_stability(
@@ -44,7 +45,9 @@ def plot_stability(
     are dashed vertical lines labelled with their type (where the story turns), basin losses
     red crosses on the curve (irreversible failures, labelled with the model), ghost branches
     ticks along the bottom (paradoxes rolled back under a decree), and ``danger`` a dotted
-    line (``None`` hides it).
+    line (``None`` hides it). Engine 1.6.0 traces add their foresight: stability warnings as
+    amber triangles on the curve, and prophecies that foresee a basin loss (loss risk at least
+    one half) as red carets along the top, at the tick they were made.
     """
     ax = _axes(ax)
     ticks: list[int] = []
@@ -53,6 +56,8 @@ def plot_stability(
     events: list[tuple[int, str]] = []
     losses: list[tuple[int, float, str]] = []
     ghosts: list[int] = []
+    warned: list[tuple[int, float]] = []
+    foreseen: list[int] = []
     for step in trace:
         ticks.append(step.t)
         stability.append(step.stability)
@@ -61,6 +66,10 @@ def plot_stability(
         losses += [(step.t, step.stability, loss.agent) for loss in step.losses]
         if step.ghost is not None:
             ghosts.append(step.t)
+        if step.warnings:
+            warned.append((step.t, step.stability))
+        if step.prophecy is not None and step.prophecy.loss_risk >= 0.5:
+            foreseen.append(step.t)
     if not ticks:
         raise ValueError("cannot plot a trace without steps")
 
@@ -90,6 +99,25 @@ def plot_stability(
             s=60,
             color=EVENT_COLOR,
             label="ghost branch (paradox rolled back)",
+        )
+    if warned:
+        ax.scatter(
+            [t for t, _ in warned],
+            [v for _, v in warned],
+            marker="v",
+            s=45,
+            color=WARNING_COLOR,
+            zorder=4,
+            label="stability warning",
+        )
+    if foreseen:
+        ax.scatter(
+            foreseen,
+            [0.97] * len(foreseen),
+            marker="^",
+            s=40,
+            color=LOSS_COLOR,
+            label="prophecy: basin loss likely",
         )
     if losses:
         ax.scatter(

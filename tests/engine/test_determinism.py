@@ -66,13 +66,14 @@ print(trace_sha256(run_batch([rich_scenario()], 300, {version!r})[0]))
 """
 
 
-@pytest.mark.parametrize("version", ["1.4.4", "1.5.0"])
+@pytest.mark.parametrize("version", ["1.4.4", "1.5.0", "1.6.0"])  # 1.6.0: prophecies too
 def test_identical_bytes_in_another_process(version: str) -> None:
     expected = [
         trace_sha256(run(rich_scenario(), 300, version)),
         trace_sha256(run(paradox_scenario(), 300, version)),
     ]
-    env = dict(os.environ, PYTHONHASHSEED="4242", PYTHONPATH=str(REPO / "src"))
+    path = os.pathsep.join(str(REPO / part) for part in ("src", "generated"))
+    env = dict(os.environ, PYTHONHASHSEED="4242", PYTHONPATH=path)
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT.format(tests=str(REPO / "tests"), version=version)],
         env=env,

@@ -21,7 +21,15 @@ from .scenarios import sweep_scenario
 def test_versions_table() -> None:
     info = engine_versions()
     assert info["default"] == DEFAULT_VERSION == "1.5.0"
-    assert [v["version"] for v in info["active"]] == active_versions() == ["1.5.0", "1.4.4"]
+    assert (
+        [v["version"] for v in info["active"]]
+        == active_versions()
+        == [
+            "1.6.0",  # opt-in: prophecies and warnings (issue 15); 1.5.0 stays the default
+            "1.5.0",
+            "1.4.4",
+        ]
+    )
     assert [v["version"] for v in info["retired"]] == ["1.4.0", "1.3.2"]
     for record in info["active"] + info["retired"]:
         assert record["notes"] and record["released"]
@@ -34,9 +42,9 @@ def test_retired_and_unknown_versions_are_refused(requested: str) -> None:
     with pytest.raises(EngineVersionError) as info:
         resolve_version(requested)
     assert info.value.requested == requested
-    assert info.value.active == ["1.5.0", "1.4.4"]
+    assert info.value.active == ["1.6.0", "1.5.0", "1.4.4"]
     assert info.value.retired == (requested in ("1.4.0", "1.3.2"))
-    assert "1.5.0, 1.4.4" in str(info.value)
+    assert "1.6.0, 1.5.0, 1.4.4" in str(info.value)
     with pytest.raises(EngineVersionError):
         run(sweep_scenario(100), 5, requested)
     with pytest.raises(EngineVersionError):

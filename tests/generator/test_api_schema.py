@@ -86,17 +86,25 @@ def test_procedure_table_is_the_one_in_the_api_spec() -> None:
         "engine.versions": ("query", None, d + "EngineVersions", True),
         "domain.list": ("query", None, d + "DomainList", True),
         "scenario.validate": ("query", d + "ValidateScenarioInput", d + "ValidationResult", True),
+        # issue 15: the scenario library
+        "scenario.list": ("query", None, d + "LibraryScenarioList", True),
+        "scenario.get": ("query", d + "LibraryScenarioIdInput", d + "LibraryScenario", True),
         "simulation.create": ("mutation", d + "CreateSimulationInput", d + "Simulation", False),
         "simulation.get": ("query", d + "SimulationIdInput", d + "Simulation", True),
         "simulation.list": ("query", d + "ListSimulationsInput", d + "SimulationPage", True),
         "simulation.trace": ("query", d + "TraceInput", d + "TracePage", True),
         "simulation.cancel": ("mutation", d + "SimulationIdInput", d + "Simulation", True),
+        # issue 15: decrees, and the scenario a decreed run replays
+        "simulation.decree": ("mutation", d + "DecreeInput", d + "Decree", False),
+        "simulation.scenario": ("query", d + "SimulationIdInput", d + "SimulationScenario", True),
         "simulation.stream": ("subscription", d + "StreamInput", d + "TraceChunk", True),
         # The Observer page's charts (issue 16): a trace reduced on the server.
         "simulation.series": ("query", d + "SeriesInput", d + "SimulationSeries", True),
     }
     create = next(p for p in SCHEMA["x-trpc-procedures"] if p["path"] == "simulation.create")
     assert create["idempotencyKeyField"] == "idempotencyKey"
+    decree = next(p for p in SCHEMA["x-trpc-procedures"] if p["path"] == "simulation.decree")
+    assert decree["idempotencyKeyField"] == "idempotencyKey"
     stream = next(p for p in SCHEMA["x-trpc-procedures"] if p["path"] == "simulation.stream")
     assert stream["tracked"] is True
 

@@ -1,5 +1,6 @@
 """The ``kairos`` command line: ``serve``, ``run``, ``stream``, ``validate``, ``versions``,
-``sweep``, ``demo``, ``observe`` and ``api``. Errors print one line and exit non-zero."""
+``sweep``, ``demo``, ``observe``, ``scenarios`` and ``api``. Errors print one line and exit
+non-zero."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import sys
 
 from kairos import __version__
-from kairos.cli import _cmd_demo, _cmd_observe, _cmd_run, _cmd_serve, _cmd_sweep
+from kairos.cli import _cmd_demo, _cmd_observe, _cmd_run, _cmd_scenarios, _cmd_serve, _cmd_sweep
 from kairos.cli._common import CommandError
 from kairos.errors import KairosError, ValidationError
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cmd_sweep.register(commands)
     _cmd_demo.register(commands)
     _cmd_observe.register(commands)
+    _cmd_scenarios.register(commands)
     api = commands.add_parser("api", help="list the API's procedures and their Python calls")
     api.set_defaults(handler=_api)
     return parser

@@ -116,6 +116,7 @@ def _collect(client: Any, scenario: Any, args: argparse.Namespace) -> Any:
 
 def _stream(args: argparse.Namespace) -> int:
     from kairos.engine import canonical_json
+    from kairos.trace._trace_file import step_wire
 
     scenario = load_scenario(args.scenario)
     scenario.validate()
@@ -123,7 +124,8 @@ def _stream(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         for step in client.stream_run(scenario, ticks=args.ticks):
             if step.t % args.every == 0 or step.t == args.ticks:
-                out.write(canonical_json(step.model_dump(mode="json", by_alias=True)) + "\n")
+                # The engine's canonical line: absent optional fields stay absent.
+                out.write(canonical_json(step_wire(step)) + "\n")
     out.flush()
     return 0
 

@@ -8,16 +8,32 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, overload
 
+from kairos._arguments import Arguments
 from kairos._closing import ClosedOnExit
 from kairos.trace import LazyTrace, Trace
-from kairos_api import KairosAPI, Simulation, StreamInput, TraceStep
-from kairos_api.procedures import SIMULATION_CREATE, SIMULATION_STREAM
+from kairos_api import (
+    Decree,
+    DecreeEvent,
+    KairosAPI,
+    Simulation,
+    SimulationIdInput,
+    StreamInput,
+    TraceStep,
+)
+from kairos_api.enums import AISafetyEventType
+from kairos_api.procedures import (
+    SIMULATION_CREATE,
+    SIMULATION_DECREE,
+    SIMULATION_GET,
+    SIMULATION_SCENARIO,
+    SIMULATION_STREAM,
+)
 
 from . import _embedded
 from ._connections import Connections
 from ._logging import configure_from_env
 from ._preflight import ScenarioLike, check_run, create_request
-from ._runs import Collector, check_complete, create_input
+from ._runs import Collector, check_complete, create_input, decree_input, metadata_of
 from ._runtime import ClientRuntime, check_arguments
 from ._settings import ClientSettings, env_api_key, env_url
 
@@ -222,12 +238,12 @@ class KairosClient(ClosedOnExit, KairosAPI):
         record = self._runtime.call(
             SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
         )
-        collector = Collector(record, out)
+        collector = Collector(record, out, metadata_of(record, _wire(request.scenario)))
         try:
             for chunk in self._runtime.subscribe(
                 SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
             ):
-                collector.add(chunk.steps)
+                collector.add(chunk.steps, chunk.decrees)
                 if progress is not None:
                     progress(len(chunk.steps))
             return collector.finish()
@@ -294,12 +310,12 @@ class KairosClient(ClosedOnExit, KairosAPI):
         record = await self._runtime.acall(
             SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
         )
-        collector = Collector(record, out)
+        collector = Collector(record, out, metadata_of(record, _wire(request.scenario)))
         try:
             async for chunk in self._runtime.asubscribe(
                 SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
             ):
-                collector.add(chunk.steps)
+                collector.add(chunk.steps, chunk.decrees)
                 if progress is not None:
                     progress(len(chunk.steps))
             return collector.finish()
@@ -384,6 +400,111 @@ class KairosClient(ClosedOnExit, KairosAPI):
 
         return steps()
 
+    # -- decrees and existing simulations ------------------------------------------------------
+
+    def decree(
+        self,
+        simulation_id: str,
+        event: DecreeEvent | Mapping[str, Any] | AISafetyEventType | str,
+        *,
+        target: str | None = None,
+        magnitude: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Decree:
+        """Submit an intervention into a running (or queued) simulation and return the
+        :class:`~kairos_api.Decree`, normally ``applied`` with ``decree.tick``, the tick it took
+        effect in: the next tick the engine had not computed.
+
+        ``event`` is an event type with ``target`` and ``magnitude`` (``client.decree(sim_id,
+        AISafetyEventType.CONTAINMENT, target="frontier_model", magnitude=0.5)``), or a
+        ``DecreeEvent`` / its wire dict. Safe to call while the run streams (from the loop that
+        iterates ``stream_run`` or another thread). Every call carries an idempotency key
+        (minted when not given), so it is retried after a lost connection without ever being
+        applied twice. A finished, failing or cancelled run raises
+        :class:`~kairos.errors.DecreeRefusedError`; a bad event ``ValidationError``. The answer
+        is ``pending`` (``tick`` None) when the run did not take it up within a few seconds (a
+        queued run, say): ``client.simulation.get(id=...).decrees`` shows it later.
+        """
+        request = decree_input(
+            simulation_id, event, target, magnitude, idempotency_key, "KairosClient.decree()"
+        )
+        return self._runtime.call(SIMULATION_DECREE, request, allow_unsafe_retry=True)
+
+    async def adecree(
+        self,
+        simulation_id: str,
+        event: DecreeEvent | Mapping[str, Any] | AISafetyEventType | str,
+        *,
+        target: str | None = None,
+        magnitude: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Decree:
+        """The async twin of :meth:`decree`."""
+        request = decree_input(
+            simulation_id, event, target, magnitude, idempotency_key, "KairosClient.adecree()"
+        )
+        return await self._runtime.acall(SIMULATION_DECREE, request, allow_unsafe_retry=True)
+
+    @overload
+    def trace(self, simulation_id: str, *, out: None = None) -> Trace: ...
+
+    @overload
+    def trace(self, simulation_id: str, *, out: str | os.PathLike[str]) -> LazyTrace: ...
+
+    def trace(
+        self, simulation_id: str, *, out: str | os.PathLike[str] | None = None
+    ) -> Trace | LazyTrace:
+        """The :class:`Trace` of an existing simulation (created earlier, by another process,
+        or decreed), once it has finished: this waits for it. ``out=`` writes the steps to a
+        file and returns a :class:`LazyTrace`, as :meth:`run` does. The metadata carries the
+        scenario as submitted and the decrees, so ``trace.replay_scenario()`` rebuilds the run.
+        A failed or cancelled simulation raises ``SimulationError``; an unknown id
+        ``NotFoundError``."""
+        ident = _trace_arguments(simulation_id, out, "KairosClient.trace()")
+        record = self._runtime.call(SIMULATION_GET, SimulationIdInput(id=ident))
+        # Wait for the end without downloading the steps: resume the stream at its last step.
+        last = StreamInput(id=ident, last_event_id=str(record.ticks - 1))
+        for _ in self._runtime.subscribe(SIMULATION_STREAM, last):
+            pass
+        record = self._runtime.call(SIMULATION_GET, SimulationIdInput(id=ident))
+        scenario = self._runtime.call(SIMULATION_SCENARIO, SimulationIdInput(id=ident))
+        metadata = metadata_of(record, _wire(scenario.scenario), record.decrees)
+        collector = Collector(record, out, metadata)
+        try:
+            for chunk in self._runtime.subscribe(SIMULATION_STREAM, StreamInput(id=ident)):
+                collector.add(chunk.steps)
+            return collector.finish()
+        except BaseException:
+            collector.abort()
+            raise
+
+    @overload
+    async def atrace(self, simulation_id: str, *, out: None = None) -> Trace: ...
+
+    @overload
+    async def atrace(self, simulation_id: str, *, out: str | os.PathLike[str]) -> LazyTrace: ...
+
+    async def atrace(
+        self, simulation_id: str, *, out: str | os.PathLike[str] | None = None
+    ) -> Trace | LazyTrace:
+        """The async twin of :meth:`trace`."""
+        ident = _trace_arguments(simulation_id, out, "KairosClient.atrace()")
+        record = await self._runtime.acall(SIMULATION_GET, SimulationIdInput(id=ident))
+        last = StreamInput(id=ident, last_event_id=str(record.ticks - 1))
+        async for _ in self._runtime.asubscribe(SIMULATION_STREAM, last):
+            pass
+        record = await self._runtime.acall(SIMULATION_GET, SimulationIdInput(id=ident))
+        scenario = await self._runtime.acall(SIMULATION_SCENARIO, SimulationIdInput(id=ident))
+        metadata = metadata_of(record, _wire(scenario.scenario), record.decrees)
+        collector = Collector(record, out, metadata)
+        try:
+            async for chunk in self._runtime.asubscribe(SIMULATION_STREAM, StreamInput(id=ident)):
+                collector.add(chunk.steps)
+            return collector.finish()
+        except BaseException:
+            collector.abort()
+            raise
+
     # -- lifetime ---------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -411,3 +532,18 @@ class KairosClient(ClosedOnExit, KairosAPI):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _wire(scenario: Any) -> dict[str, Any]:
+    """A scenario model in wire form (as the server stores it)."""
+    wire: dict[str, Any] = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return wire
+
+
+def _trace_arguments(simulation_id: object, out: object, where: str) -> str:
+    args = Arguments(where)
+    ident = args.string("simulation_id", simulation_id, none=False)
+    args.path("out", out, new=True)
+    args.check()
+    assert ident is not None
+    return ident

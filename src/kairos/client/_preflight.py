@@ -16,7 +16,7 @@ from typing import Any
 
 import pydantic
 
-from kairos import engine
+from kairos import engine, scenarios
 from kairos._arguments import Arguments, describe, from_pydantic
 from kairos.domains.ai_safety import AISafetyScenario
 from kairos.errors import Issue, ValidationError
@@ -28,7 +28,9 @@ __all__ = ["MAX_TICKS", "ScenarioLike", "as_scenario", "check_run", "create_requ
 
 log = logging.getLogger("kairos.client")
 
-ScenarioLike = AISafetyScenario | Scenario | Mapping[str, Any]
+ScenarioLike = AISafetyScenario | Scenario | Mapping[str, Any] | str
+"""A scenario: a builder, a generated model, a wire dict, or the id of a library scenario
+(:mod:`kairos.scenarios`, e.g. ``"capability-divergence"``)."""
 
 MAX_TICKS: int = next(
     rule.le for rule in CreateSimulationInput.model_fields["ticks"].metadata if hasattr(rule, "le")
@@ -55,6 +57,8 @@ def check_run(
     """
     args = Arguments(where)
     args.integer("ticks", ticks, minimum=1, maximum=MAX_TICKS)
+    if isinstance(scenario, str):
+        scenario = scenarios.get(scenario).scenario()  # UnknownScenarioError lists the ids
     if isinstance(scenario, AISafetyScenario):
         wire: Any = scenario._wire()  # checked below, with the run's other arguments
     elif isinstance(scenario, Scenario):
@@ -64,7 +68,8 @@ def check_run(
     else:
         args.add(
             "scenario",
-            "must be an AISafetyScenario, a kairos_api.Scenario or a wire dict, "
+            "must be an AISafetyScenario, a kairos_api.Scenario, a wire dict or the id of a "
+            "library scenario, "
             f"got {describe(scenario)}",
         )
         args.check()

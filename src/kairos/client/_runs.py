@@ -4,17 +4,30 @@ checked for completeness (a short trace is never returned)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pydantic
 
-from kairos._arguments import from_pydantic
+from kairos._arguments import Arguments, describe, from_pydantic
 from kairos.errors import APIProtocolError
 from kairos.trace import LazyTrace, LazyTraceWriter, Trace, TraceMetadata
-from kairos_api import CreateSimulationInput, Scenario, Simulation, TraceStep
+from kairos.trace._trace_file import encode_header
+from kairos_api import (
+    CreateSimulationInput,
+    Decree,
+    DecreeEvent,
+    DecreeInput,
+    Scenario,
+    Simulation,
+    TraceStep,
+)
+from kairos_api.enums import AISafetyEventType
 
-__all__ = ["Collector", "check_complete", "create_input", "metadata_of"]
+__all__ = ["Collector", "check_complete", "create_input", "decree_input", "metadata_of"]
 
 
 def create_input(
@@ -38,15 +51,67 @@ def create_input(
         raise from_pydantic(exc, "a run") from None
 
 
-def metadata_of(record: Simulation) -> TraceMetadata:
-    """The trace's identity from what the server recorded (the version and seed it used)."""
+def metadata_of(
+    record: Simulation,
+    scenario: Mapping[str, Any] | None = None,
+    decrees: Iterable[Decree] = (),
+) -> TraceMetadata:
+    """The trace's identity from what the server recorded (the version and seed it used), with
+    the scenario as submitted and the decrees, when known."""
     return TraceMetadata(
         engine_version=record.engine_version,
         seed=record.seed,
         scenario_name=record.scenario_name,
         ticks=record.ticks,
         simulation_id=record.id,
+        scenario=scenario,
+        decrees=tuple(d.model_dump(mode="json", by_alias=True) for d in decrees),
     )
+
+
+def decree_input(
+    simulation_id: object,
+    event: object,
+    target: object,
+    magnitude: object,
+    idempotency_key: object,
+    where: str,
+) -> DecreeInput:
+    """The ``simulation.decree`` input: ``event`` is a ``DecreeEvent``, its wire dict, or an
+    event type (``AISafetyEventType`` or its value) with ``target`` and ``magnitude``."""
+    args = Arguments(where)
+    args.string("simulation_id", simulation_id, none=False)
+    args.string("idempotency_key", idempotency_key)
+    args.string("target", target)
+    if magnitude is not None and (
+        isinstance(magnitude, bool) or not isinstance(magnitude, (int, float))
+    ):
+        args.add("magnitude", f"must be a number or None, got {describe(magnitude)}")
+    wire: Any = None
+    if isinstance(event, DecreeEvent):
+        wire = event.model_dump(mode="json", by_alias=True, exclude_none=True)
+    elif isinstance(event, Mapping):
+        wire = dict(event)
+    elif isinstance(event, (AISafetyEventType, str)):
+        kind = event.value if isinstance(event, AISafetyEventType) else event
+        wire = {"type": kind, "target": target, "magnitude": magnitude}
+        wire = {k: v for k, v in wire.items() if v is not None}
+    else:
+        args.add(
+            "event",
+            "must be a DecreeEvent, its wire dict or an event type such as "
+            f"AISafetyEventType.CONTAINMENT, got {describe(event)}",
+        )
+    explicit = wire is not None and not isinstance(event, (AISafetyEventType, str))
+    if explicit and (target is not None or magnitude is not None):
+        args.add("target", "give target and magnitude inside the event, not beside it")
+    args.check()
+    try:
+        return DecreeInput.model_validate(
+            {"id": simulation_id, "event": wire, "idempotencyKey": idempotency_key}
+        )
+    except pydantic.ValidationError as exc:
+        raise from_pydantic(exc, where) from None
 
 
 def check_complete(record: Simulation, last_tick: int) -> None:
@@ -62,16 +127,23 @@ class Collector:
     """Steps of one run, in memory (a :class:`Trace`) or written to ``out`` (a
     :class:`LazyTrace`)."""
 
-    def __init__(self, record: Simulation, out: str | os.PathLike[str] | None) -> None:
+    def __init__(
+        self,
+        record: Simulation,
+        out: str | os.PathLike[str] | None,
+        metadata: TraceMetadata | None = None,
+    ) -> None:
         self.record = record
-        self.metadata = metadata_of(record)
+        self.metadata = metadata if metadata is not None else metadata_of(record)
+        self.decrees: list[Decree] = []
         self.last_tick = 0
         self._steps: list[TraceStep] = []
         self._writer: LazyTraceWriter | None = (
             LazyTrace.writer(out, self.metadata) if out is not None else None
         )
 
-    def add(self, steps: Sequence[TraceStep]) -> None:
+    def add(self, steps: Sequence[TraceStep], decrees: Sequence[Decree] = ()) -> None:
+        self.decrees.extend(decrees)
         if self._writer is not None:
             self._writer.extend(steps)
         else:
@@ -81,11 +153,30 @@ class Collector:
 
     def finish(self) -> Trace | LazyTrace:
         check_complete(self.record, self.last_tick)
+        metadata = self.metadata
+        if self.decrees:  # decrees that took effect while the run streamed
+            wire = tuple(d.model_dump(mode="json", by_alias=True) for d in self.decrees)
+            metadata = dataclasses.replace(metadata, decrees=metadata.decrees + wire)
         if self._writer is not None:
-            return self._writer.close()
-        return Trace(self._steps, self.metadata)
+            lazy = self._writer.close()
+            if metadata is self.metadata:
+                return lazy
+            return _rewrite_header(lazy.path, metadata)
+        return Trace(self._steps, metadata)
 
     def abort(self) -> None:
         """Close the file, if any: it keeps every step received (a valid prefix)."""
         if self._writer is not None:
             self._writer.close()
+
+
+def _rewrite_header(path: str, metadata: TraceMetadata) -> LazyTrace:
+    """Replace the header line of a finished trace file (the decrees are known only at the
+    end of a run): the steps are copied unchanged, then the file is replaced atomically."""
+    temporary = f"{path}.header"
+    with open(path, "rb") as source, open(temporary, "wb") as target:
+        source.readline()
+        target.write(encode_header(metadata))
+        shutil.copyfileobj(source, target)
+    os.replace(temporary, path)
+    return LazyTrace.open(path)

@@ -31,6 +31,7 @@ from ._constants import (
     RESERVE_SEPARATRIX,
 )
 from ._events import BodyColumns, ModelColumns, apply_event
+from ._exceptions import EngineError
 from ._kernel import INTEGRATORS, backend_for, summarize_many, use_kernel
 from ._phases import PHASE_NAMES, RESONANT, next_phase_array
 from ._physics import (
@@ -262,6 +263,11 @@ class BatchSimulation:
 
     def step_of(self, b: int) -> dict[str, Any]:
         """Scenario ``b``'s ``TraceStep`` wire dict for the last computed tick."""
+        if self.params.foresight:
+            raise EngineError(
+                f"engine {self.params.version} steps carry prophecies, which the numpy batch "
+                "does not compute; use iter_batch/run_batch or Simulation (summaries are fine)"
+            )
         sc, last, t = self.scenarios[b], self._last, self.tick
         n = len(sc.models)
         names = [m.name for m in sc.models]
@@ -353,6 +359,13 @@ def iter_batch(
     ``backend`` as for :class:`Simulation` (the compiled kernel runs each scenario on its own,
     in chunks; the bytes are the same)."""
     plan = _kernel_plan(scenarios, ticks, engine_version, backend)
+    if plan is None and resolve_version(engine_version).foresight:
+        # Prophecies are computed by the lone pure-Python engine only: one run per scenario.
+        plan = (
+            [compile_scenario(s) for s in scenarios],
+            resolve_version(engine_version).version,
+            True,
+        )
     if plan is not None:
         compiled, version, _ = plan
         counts = _tick_counts(ticks, len(compiled))

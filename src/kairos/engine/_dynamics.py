@@ -90,6 +90,9 @@ class EngineState:
     readiness: list[float]
     perceived: list[float]
     nominal: tuple[list[float], list[float]] | None = field(default=None, compare=False)
+    armed: list[bool] = field(default_factory=list)
+    """Warning state of engine versions with foresight (the system's, then each model's):
+    True while a warning can be raised. Empty before the first annotated tick (all armed)."""
     """Cache of (Lambda, intrinsic Gamma) before decrees; recomputed after events, not stored."""
 
     @classmethod

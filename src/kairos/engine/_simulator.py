@@ -10,7 +10,8 @@ from typing import Any
 from ._adapter import CompiledScenario, compile_scenario
 from ._canonical import canonical_json, canonical_step_bytes
 from ._dynamics import BODY_FLOAT_COLUMNS, MODEL_FLOAT_COLUMNS, EngineState, advance
-from ._exceptions import CheckpointError
+from ._exceptions import CheckpointError, Issue, ScenarioError
+from ._foresight import Foresight
 from ._kernel import (
     INTEGRATORS,
     Chunk,
@@ -60,8 +61,13 @@ class Simulation:
         self._key = seed_key(self.scenario.seed)
         self._state = EngineState.initial(self.scenario)
         self._fast: _FastPath | None = None
+        self._foresight: Foresight | None = None
         heun = INTEGRATORS.get(self.params.integrator.name)
-        if heun is not None and use_kernel(backend):
+        if self.params.foresight:
+            # Prophecies exist only in the pure-Python engine: any backend runs it (same bytes
+            # by definition), and ``backend`` says "reference".
+            self._foresight = Foresight(self.scenario, self.params.integrator, self._key)
+        elif heun is not None and use_kernel(backend):
             self._fast = _FastPath(self.scenario, heun)
 
     @property
@@ -81,7 +87,10 @@ class Simulation:
     def step(self) -> dict[str, Any]:
         """Compute the next tick and return its step."""
         if self._fast is None:
-            return advance(self._state, self.scenario, self.params.integrator, self._key)
+            step = advance(self._state, self.scenario, self.params.integrator, self._key)
+            if self._foresight is not None:
+                self._foresight.annotate(step, self._state)
+            return step
         return self._fast.step(self._state, None)
 
     def steps(self, until: int) -> Iterator[dict[str, Any]]:
@@ -115,6 +124,35 @@ class Simulation:
             return
         self._fast.advance_to(self._state, until)
 
+    def amend(self, scenario: ScenarioLike) -> None:
+        """Continue under an amended scenario: the same seed, models and bodies, and the same
+        events up to the current tick; only events after it may differ (a decree is an event
+        added at the next tick). The run then continues exactly as a run of the amended
+        scenario from tick 1 would (its events up to now are the ones applied), and later
+        checkpoints carry the amended scenario's fingerprint. Raises :class:`ScenarioError`
+        if the amendment would rewrite the past."""
+        new = compile_scenario(scenario)
+        self._sync()
+        tick = self._state.tick
+        old = self.scenario
+        issues = []
+        if (new.seed, new.models, new.bodies) != (old.seed, old.models, old.bodies):
+            issues.append(Issue("$", "an amendment keeps the seed, the models and the bodies"))
+        if [e for e in new.events if e.tick <= tick] != [e for e in old.events if e.tick <= tick]:
+            issues.append(
+                Issue("events", f"an amendment may change only the events after tick {tick}")
+            )
+        if issues:
+            raise ScenarioError(issues)
+        self.scenario = new
+        if self._foresight is not None:
+            self._foresight = Foresight(new, self.params.integrator, self._key)
+        if self._fast is not None:
+            fast = _FastPath(new, self._fast.heun)
+            fast.max_chunk = self._fast.max_chunk
+            fast.size = min(fast.size, fast.max_chunk)
+            self._fast = fast
+
     def _limit_look_ahead(self, ticks: int) -> None:
         """Compute at most ``ticks`` ahead (bounds the memory of many kernel runs at once)."""
         if self._fast is not None:
@@ -142,6 +180,8 @@ class Simulation:
         }
         for name in _FLOAT_COLUMNS:
             body[name] = list(getattr(st, name))
+        if self._foresight is not None:
+            body["warningArmed"] = list(st.armed) or [True] * (1 + len(st.lost))
         return canonical_json(body).encode("ascii")
 
     @classmethod
@@ -179,6 +219,10 @@ class Simulation:
                 if not all(math.isfinite(v) for v in values):
                     raise CheckpointError(f"checkpoint column {name!r} has a non-finite number")
                 setattr(state, name, values)
+            if sim._foresight is not None:
+                state.armed = [bool(v) for v in raw["warningArmed"]]
+                if len(state.armed) != n + 1:
+                    raise CheckpointError("checkpoint warning state does not match the models")
             sizes = {len(state.lost), *(len(getattr(state, c)) for c in MODEL_FLOAT_COLUMNS)}
             body_sizes = {len(getattr(state, c)) for c in BODY_FLOAT_COLUMNS}
             if sizes != {n} or not body_sizes <= {nb}:

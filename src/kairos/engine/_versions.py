@@ -19,6 +19,9 @@ class VersionParams:
 
     version: str
     integrator: Integrator
+    foresight: bool = False
+    """Steps carry prophecies and warnings (``_foresight.py``); computed by the pure-Python
+    engine only (the compiled kernel falls back to it for such a version)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,18 @@ class Release:
 
 
 ACTIVE: tuple[tuple[Release, VersionParams], ...] = (
+    (
+        Release(
+            "1.6.0",
+            "2026-12-02",
+            "Prophecies and stability warnings: every 25 ticks a prophecy (predicted phase 50 "
+            "ticks ahead, confidence, loss risk) from 8 projections of the state with no "
+            "further events, and a warning when a stability falls below 0.45. The dynamics are "
+            "1.5.0's, bit for bit; steps gain the prophecy and warnings fields. Runs on the "
+            "pure-Python engine (the compiled kernel falls back to it).",
+        ),
+        VersionParams("1.6.0", HEUN, foresight=True),
+    ),
     (
         Release(
             "1.5.0",

@@ -174,18 +174,26 @@ class DaskExecutor:
         record = await asyncio.to_thread(store.get, simulation_id)
         if record is None or record.finished:
             return
-        checkpoint, summary_state = await asyncio.to_thread(resume_point, store, record)
+        tick, checkpoint, summary_state = await asyncio.to_thread(resume_point, store, record)
+        decrees = await asyncio.to_thread(store.decrees, simulation_id)
+        applied = [d for d in decrees if d.status == "applied"]
         running = record.status == "running"
         while True:
             if running and await asyncio.to_thread(store.cancel_requested, simulation_id):
                 await self._finish(simulation_id, "cancelled")
                 return
+            # As a local worker does between chunks: pending decrees take effect at the next
+            # tick not computed (no segment of this run is in flight now).
+            applied += await asyncio.to_thread(
+                store.claim_decrees, simulation_id, tick + 1, record.ticks
+            )
             job = SegmentJob(
                 simulation_id=simulation_id,
                 scenario_json=record.scenario_json,
                 engine_version=record.engine_version,
                 ticks=record.ticks,
                 checkpoint=checkpoint,
+                decrees=tuple(applied),
                 summary_state=summary_state,
                 chunk_steps=self._chunk_steps,
                 budget_seconds=self._segment_seconds,
@@ -220,9 +228,14 @@ class DaskExecutor:
                 await self._finish(simulation_id, "failed", error=result.error)
                 return
             if result.summary_json is not None:
+                # decrees filed during the last segment come too late: rejected, with a reason
+                await asyncio.to_thread(
+                    store.claim_decrees, simulation_id, record.ticks + 1, record.ticks
+                )
                 await self._finish(simulation_id, "completed", summary_json=result.summary_json)
                 return
-            checkpoint, summary_state = result.chunks[-1][2], result.summary_state
+            first_tick, lines, checkpoint = result.chunks[-1]
+            tick, summary_state = first_tick + len(lines) - 1, result.summary_state
 
     async def _compute(
         self, job: SegmentJob, record: SimulationRecord, *, watch_cancel: bool
@@ -268,6 +281,10 @@ class DaskExecutor:
         error: tuple[str, str] | None = None,
     ) -> None:
         error_json = json.dumps({"code": error[0], "message": error[1]}) if error else None
+        if status != "completed":
+            await asyncio.to_thread(
+                self._store.reject_pending_decrees, simulation_id, f"the simulation {status}"
+            )
         await asyncio.to_thread(
             self._store.finish,
             simulation_id,
@@ -305,15 +322,15 @@ def _classify(future: Any, exc: BaseException) -> Exception:
 
 def resume_point(
     store: SimulationStore, record: SimulationRecord
-) -> tuple[bytes | None, dict[str, Any] | None]:
-    """Where a run continues: the stored checkpoint (None: from tick 0) and the summary state
-    of the stored steps before it. Steps stored after the checkpoint (impossible with the
+) -> tuple[int, bytes | None, dict[str, Any] | None]:
+    """Where a run continues: the last tick stored, its checkpoint (None: from tick 0) and the
+    summary state of the stored steps before it. Steps stored after the checkpoint (impossible with the
     store's transactions, but cheap to guard) are dropped, as :func:`execute` does."""
     checkpoint = store.latest_checkpoint(record.id)
     if checkpoint is None or record.tick == 0:
         if record.tick:
             store.rewind(record.id, 0)
-        return None, None
+        return 0, None, None
     tick, data = checkpoint
     if tick != record.tick:
         store.rewind(record.id, tick)
@@ -321,7 +338,7 @@ def resume_point(
     for _first, _last, lines in store.iter_chunks(record.id, after_tick=0):
         for line in lines:
             summary.add(json.loads(line))
-    return data, summary.to_state()
+    return tick, data, summary.to_state()
 
 
 async def connect_client(address: str, timeout: float) -> Any:

@@ -63,3 +63,11 @@ def engine_version_error(message: str, requested: str, active: Sequence[str]) ->
         kind="engine_version", requested=requested, active=list(active)
     )
     return TRPCError("PRECONDITION_FAILED", message, kairos=detail(model))
+
+
+def decree_error(simulation_id: str, status: str, reason: str, message: str) -> TRPCError:
+    """A decree the simulation can no longer take (``DecreeErrorDetail``): CONFLICT."""
+    model = models.DecreeErrorDetail.model_validate(
+        {"kind": "decree", "simulationId": simulation_id, "status": status, "reason": reason}
+    )
+    return TRPCError("CONFLICT", message, kairos=detail(model))

@@ -15,12 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from kairos import engine
-from kairos.server._storage import SimulationRecord
+from kairos.server._storage import DecreeRecord, SimulationRecord
 from kairos.server._store_api import LeaseLost, SimulationStore
 
 ProgressCallback = Callable[[str, int], None]
@@ -79,7 +79,9 @@ def _run(
     on_progress: ProgressCallback | None,
 ) -> str:
     scenario = json.loads(record.scenario_json)
-    simulation, summary = _resume(store, record, scenario)
+    simulation, summary, applied = _resume(store, record, scenario)
+    decrees = _Decrees(store, record, scenario, applied)
+    decrees.take_up(simulation)
     pending: list[bytes] = []
     first_tick = simulation.tick + 1
     last_flush = time.monotonic()
@@ -95,6 +97,7 @@ def _run(
             with _engine_faults():
                 checkpoint = simulation.checkpoint()
             store.append_chunk(record.id, first_tick, pending, checkpoint=checkpoint)
+            decrees.take_up(simulation)
             if on_progress is not None:
                 on_progress(record.id, simulation.tick)
             first_tick, pending, last_flush = simulation.tick + 1, [], now
@@ -102,12 +105,56 @@ def _run(
         with _engine_faults():
             checkpoint = simulation.checkpoint()
         store.append_chunk(record.id, first_tick, pending, checkpoint=checkpoint)
+        decrees.take_up(simulation)
         if on_progress is not None:
             on_progress(record.id, simulation.tick)
     with _engine_faults():
         summary_json = engine.canonical_json(summary.summary())
     done = store.finish(record.id, "completed", completed_at=utc_now(), summary_json=summary_json)
     return done.status if done else "completed"
+
+
+def decree_event(decree: DecreeRecord) -> dict[str, Any]:
+    """A decree as the scenario event it amounts to: its event at the tick it took effect."""
+    return {"tick": decree.tick, **json.loads(decree.event_json)}
+
+
+def replay_scenario(scenario: dict[str, Any], decrees: Sequence[DecreeRecord]) -> dict[str, Any]:
+    """The scenario with its applied decrees appended as events (in the order they took
+    effect): running it from tick 1 gives the decreed run's trace bit for bit."""
+    events = [decree_event(d) for d in decrees if d.status == "applied"]
+    if not events:
+        return scenario
+    return {**scenario, "events": [*scenario.get("events", []), *events]}
+
+
+class _Decrees:
+    """Takes up the pending decrees of a run between two ticks.
+
+    The worker decides the tick: the next one it has not computed, recorded in the store in
+    the same transaction that marks the decree applied; the simulation then continues under the
+    scenario amended with the decree as an event at that tick. A decree after the last tick is
+    rejected (the store refuses new ones once the last chunk is stored).
+    """
+
+    def __init__(
+        self,
+        store: SimulationStore,
+        record: SimulationRecord,
+        scenario: dict[str, Any],
+        applied: list[DecreeRecord],
+    ) -> None:
+        self.store = store
+        self.record = record
+        self.scenario = scenario
+        self.applied = list(applied)
+
+    def take_up(self, simulation: engine.Simulation) -> None:
+        claimed = self.store.claim_decrees(self.record.id, simulation.tick + 1, self.record.ticks)
+        if claimed:
+            self.applied.extend(claimed)
+            with _engine_faults():
+                simulation.amend(replay_scenario(self.scenario, self.applied))
 
 
 @contextlib.contextmanager
@@ -124,38 +171,69 @@ def _engine_faults() -> Iterator[None]:
 
 def _resume(
     store: SimulationStore, record: SimulationRecord, scenario: dict[str, Any]
-) -> tuple[engine.Simulation, engine.SummaryAccumulator]:
-    """A simulation positioned after the last stored tick, and the summary of the stored steps.
+) -> tuple[engine.Simulation, engine.SummaryAccumulator, list[DecreeRecord]]:
+    """A simulation positioned after the last stored tick, the summary of the stored steps and
+    the decrees applied so far (the simulation runs their amended scenario).
 
     The checkpoint is written with the chunk that ends at its tick, so they agree; anything
     stored after the checkpoint (impossible with the store's transactions, but cheap to guard)
-    is dropped and recomputed.
+    is dropped and recomputed. The decrees are replayed as :func:`positioned` says.
     """
     summary = engine.SummaryAccumulator()
+    applied = [d for d in store.decrees(record.id) if d.status == "applied"]
+    full = replay_scenario(scenario, applied)
     checkpoint = store.latest_checkpoint(record.id)
     if checkpoint is None or record.tick == 0:
         if record.tick:
             store.rewind(record.id, 0)
         with _engine_faults():
-            return engine.Simulation(scenario, record.engine_version), summary
+            return engine.Simulation(full, record.engine_version), summary, applied
     tick, data = checkpoint
     if tick != record.tick:
         store.rewind(record.id, tick)
     with _engine_faults():
-        simulation = engine.Simulation.from_checkpoint(scenario, data)
+        simulation = positioned(scenario, applied, data)
     for _first, _last, lines in store.iter_chunks(record.id, after_tick=0):
         with _engine_faults():
             for line in lines:
                 summary.add(json.loads(line))
-    return simulation, summary
+    return simulation, summary, applied
+
+
+def positioned(
+    scenario: dict[str, Any], applied: Sequence[DecreeRecord], checkpoint: bytes
+) -> engine.Simulation:
+    """The simulation at ``checkpoint`` under ``scenario`` amended with the ``applied``
+    decrees. A checkpoint may predate the last decrees (they are taken up after their chunk is
+    stored): it is resumed under the scenario with the decrees taken up before it (the one
+    whose fingerprint it carries), then amended with the rest, all of which come after it."""
+    try:
+        fingerprint = json.loads(checkpoint).get("scenarioFingerprint")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        fingerprint = None  # from_checkpoint below says what is wrong with it
+    decrees = list(applied)
+    count = len(decrees)
+    for prefix in range(len(decrees), -1, -1):
+        amended = replay_scenario(scenario, decrees[:prefix])
+        if engine.compile_scenario(amended).fingerprint == fingerprint:
+            count = prefix
+            break
+    simulation = engine.Simulation.from_checkpoint(
+        replay_scenario(scenario, decrees[:count]), checkpoint
+    )
+    if count < len(decrees):
+        simulation.amend(replay_scenario(scenario, decrees))
+    return simulation
 
 
 def _cancel(store: SimulationStore, simulation_id: str) -> str:
+    store.reject_pending_decrees(simulation_id, "the simulation was cancelled")
     done = store.finish(simulation_id, "cancelled", completed_at=utc_now())
     return done.status if done else "cancelled"
 
 
 def _fail(store: SimulationStore, simulation_id: str, code: str, message: str) -> str:
     error = json.dumps({"code": code, "message": message})
+    store.reject_pending_decrees(simulation_id, "the simulation failed")
     done = store.finish(simulation_id, "failed", completed_at=utc_now(), error_json=error)
     return done.status if done else "failed"

@@ -29,11 +29,17 @@ from kairos.errors import MissingDependencyError
 from kairos.server._auth import RateLimit, RateLimiter
 from kairos.server._storage import (
     _COLUMNS,
+    _DECREE_COLUMNS,
     FINAL_STATUSES,
+    REJECTED_AFTER_LAST_TICK,
     SCHEMA_VERSION,
+    DecreeConflict,
+    DecreeRecord,
+    DecreeRefused,
     IdempotencyConflict,
     NewSimulation,
     SimulationRecord,
+    _decree_record,
     _record,
     decode_chunk,
     encode_chunk,
@@ -89,6 +95,20 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     tick BIGINT NOT NULL,
     data BYTEA NOT NULL
 );
+CREATE TABLE IF NOT EXISTS decrees (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    simulation_id TEXT NOT NULL,
+    event_json TEXT NOT NULL,
+    idempotency_key TEXT,
+    status TEXT NOT NULL,
+    tick BIGINT,
+    reason TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS decrees_idempotency
+    ON decrees (simulation_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS decrees_simulation ON decrees (simulation_id, status);
 CREATE TABLE IF NOT EXISTS replicas (
     id TEXT PRIMARY KEY,
     heartbeat_at TIMESTAMPTZ NOT NULL
@@ -468,6 +488,95 @@ class PostgresStore:
             skip = max(0, position + 1 - first)
             yield first + skip, last, lines[skip:]
             position = last
+
+    # -- decrees (as in the SQLite store; the simulation's row lock orders them) ------------
+
+    def add_decree(
+        self,
+        *,
+        decree_id: str,
+        simulation_id: str,
+        event_json: str,
+        idempotency_key: str | None,
+        created_at: str,
+    ) -> tuple[DecreeRecord, bool]:
+        with self._lock, self._db.transaction():
+            # The row lock serializes this against the worker's claim and the last chunk.
+            locked = self._db.execute(
+                "SELECT 1 FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,)
+            ).fetchone()
+            if idempotency_key is not None:
+                existing = self._decree(
+                    "WHERE simulation_id = %s AND idempotency_key = %s",
+                    (simulation_id, idempotency_key),
+                )
+                if existing is not None:
+                    if existing.event_json != event_json:
+                        raise DecreeConflict(existing)
+                    return existing, False
+            record = self._one("WHERE id = %s", (simulation_id,)) if locked else None
+            if record is None:
+                raise KeyError(simulation_id)
+            if record.finished:
+                raise DecreeRefused(record, f"it is {record.status}")
+            if record.cancel_requested:
+                raise DecreeRefused(record, "it is being cancelled")
+            if record.tick >= record.ticks:
+                raise DecreeRefused(record, f"it has computed its last tick ({record.ticks})")
+            self._db.execute(
+                "INSERT INTO decrees (id, simulation_id, event_json, idempotency_key, status, "
+                "created_at) VALUES (%s, %s, %s, %s, 'pending', %s)",
+                (decree_id, simulation_id, event_json, idempotency_key, created_at),
+            )
+            made = self._decree("WHERE id = %s", (decree_id,))
+            assert made is not None
+            return made, True
+
+    def claim_decrees(self, simulation_id: str, next_tick: int, ticks: int) -> list[DecreeRecord]:
+        with self._lock, self._db.transaction():
+            self._check_lease(simulation_id)
+            self._db.execute("SELECT 1 FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,))
+            if next_tick > ticks:
+                self._db.execute(
+                    "UPDATE decrees SET status = 'rejected', reason = %s "
+                    "WHERE simulation_id = %s AND status = 'pending'",
+                    (REJECTED_AFTER_LAST_TICK, simulation_id),
+                )
+                return []
+            rows = self._db.execute(
+                "UPDATE decrees SET status = 'applied', tick = %s "
+                "WHERE simulation_id = %s AND status = 'pending' "
+                f"RETURNING {_DECREE_COLUMNS}",
+                (next_tick, simulation_id),
+            ).fetchall()
+        return sorted((_decree_record(row) for row in rows), key=lambda d: d.seq)
+
+    def reject_pending_decrees(self, simulation_id: str, reason: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE decrees SET status = 'rejected', reason = %s "
+                "WHERE simulation_id = %s AND status = 'pending'",
+                (reason, simulation_id),
+            )
+
+    def decrees(self, simulation_id: str) -> list[DecreeRecord]:
+        return self._decrees(
+            "WHERE simulation_id = %s ORDER BY status != 'applied', tick, seq", (simulation_id,)
+        )
+
+    def get_decree(self, decree_id: str) -> DecreeRecord | None:
+        return self._decree("WHERE id = %s", (decree_id,))
+
+    def _decree(self, where: str, params: tuple[Any, ...]) -> DecreeRecord | None:
+        found = self._decrees(where, params)
+        return found[0] if found else None
+
+    def _decrees(self, where: str, params: tuple[Any, ...]) -> list[DecreeRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_DECREE_COLUMNS} FROM decrees {where}", params
+            ).fetchall()
+        return [_decree_record(row) for row in rows]
 
     def _one(self, where: str, params: tuple[Any, ...]) -> SimulationRecord | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM simulations {where}", params).fetchone()

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kairos import engine
+from kairos.server._execute import positioned, replay_scenario
+from kairos.server._storage import DecreeRecord
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class SegmentJob:
     """The engine state after the last stored tick; None to start at tick 0."""
     summary_state: dict[str, Any] | None
     """``SummaryAccumulator.to_state()`` of the stored steps; None at tick 0."""
+    decrees: tuple[DecreeRecord, ...] = ()
+    """The decrees applied so far, in the order they took effect (the run's scenario is
+    amended with them; the server takes new ones up between segments)."""
     chunk_steps: int = 256
     flush_seconds: float = 0.1
     budget_seconds: float = 0.25
@@ -60,9 +65,10 @@ def run_segment(job: SegmentJob) -> SegmentResult:
     try:
         scenario = json.loads(job.scenario_json)
         if job.checkpoint is None:
-            simulation = engine.Simulation(scenario, job.engine_version)
+            amended = replay_scenario(scenario, job.decrees)
+            simulation = engine.Simulation(amended, job.engine_version)
         else:
-            simulation = engine.Simulation.from_checkpoint(scenario, job.checkpoint)
+            simulation = positioned(scenario, job.decrees, job.checkpoint)
             if job.summary_state is not None:
                 summary = engine.SummaryAccumulator.from_state(job.summary_state)
         started = last_flush = time.monotonic()

@@ -18,28 +18,40 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kairos import engine
+from kairos import engine, scenarios
 from kairos._trpc import ErrorKey, TRPCError
 from kairos.server._config import ServerConfig
 from kairos.server._details import (
+    decree_error,
     engine_version_error,
     limit_error,
     simulation_error,
     validation_error,
 )
-from kairos.server._execute import utc_now
+from kairos.server._execute import replay_scenario, utc_now
 from kairos.server._executor import Executor
 from kairos.server._pool import Notifier
 from kairos.server._series import SeriesCache, reduce_series
-from kairos.server._storage import IdempotencyConflict, NewSimulation, SimulationRecord
+from kairos.server._storage import (
+    DecreeConflict,
+    DecreeRecord,
+    DecreeRefused,
+    IdempotencyConflict,
+    NewSimulation,
+    SimulationRecord,
+)
 from kairos.server._store_api import SimulationStore
 from kairos_api import models
 
 CANCEL_WAIT_SECONDS = 5.0
+DECREE_WAIT_SECONDS = 5.0
 
 # Fixed for the life of the process: built (and checked against the schema) once.
 _VERSIONS = models.EngineVersions.model_validate(engine.engine_versions())
 _DOMAINS = models.DomainList.model_validate(engine.domain_info())
+_LIBRARY = models.LibraryScenarioList(
+    data=[models.LibraryScenarioInfo.model_validate(e.info()) for e in scenarios.entries()]
+)
 
 
 @dataclass(frozen=True)
@@ -85,12 +97,16 @@ class Service:
             "engine.versions": self.engine_versions,
             "domain.list": self.domain_list,
             "scenario.validate": self.scenario_validate,
+            "scenario.list": self.scenario_list,
+            "scenario.get": self.scenario_get,
             "simulation.create": self.simulation_create,
             "simulation.get": self.simulation_get,
             "simulation.list": self.simulation_list,
             "simulation.trace": self.simulation_trace,
             "simulation.series": self.simulation_series,
             "simulation.cancel": self.simulation_cancel,
+            "simulation.decree": self.simulation_decree,
+            "simulation.scenario": self.simulation_scenario,
         }
         self.subscriptions: dict[str, Callable[[Caller, Any], AsyncIterator[Tracked]]] = {
             "simulation.stream": self.simulation_stream,
@@ -121,10 +137,24 @@ class Service:
             {"valid": not issues, "issues": [issue.to_wire() for issue in issues]}
         )
 
+    async def scenario_list(self, caller: Caller, _input: None) -> models.LibraryScenarioList:
+        return _LIBRARY
+
+    async def scenario_get(
+        self, caller: Caller, input: models.LibraryScenarioIdInput
+    ) -> models.LibraryScenario:
+        try:
+            return models.LibraryScenario.model_validate(scenarios.get(input.id).to_wire())
+        except scenarios.UnknownScenarioError as exc:
+            raise _error(
+                "NOT_FOUND",
+                f"no library scenario {input.id!r}; known ids: {', '.join(exc.known)}",
+            ) from None
+
     async def simulation_get(
         self, caller: Caller, input: models.SimulationIdInput
     ) -> models.Simulation:
-        return simulation_model(self._find(caller, input.id))
+        return simulation_model(self._find(caller, input.id), self.store)
 
     async def simulation_list(
         self, caller: Caller, input: models.ListSimulationsInput
@@ -138,7 +168,7 @@ class Service:
             status=input.status,
         )
         return models.SimulationPage(
-            items=[simulation_model(r) for r in records],
+            items=[simulation_model(r, self.store) for r in records],
             next_cursor=_encode_cursor(next_seq) if next_seq is not None else None,
         )
 
@@ -223,16 +253,17 @@ class Service:
             ) from None
         if created:
             self.pool.submit(record.id)
-        return simulation_model(record)
+        return simulation_model(record, self.store)
 
     async def simulation_cancel(
         self, caller: Caller, input: models.SimulationIdInput
     ) -> models.Simulation:
         record = self._find(caller, input.id)
         if record.finished:
-            return simulation_model(record)
+            return simulation_model(record, self.store)
         self.store.request_cancel(record.id)
         if record.status == "queued":
+            self.store.reject_pending_decrees(record.id, "the simulation was cancelled")
             self.store.finish(record.id, "cancelled", completed_at=utc_now())
             self.notifier.notify(record.id)
         loop = asyncio.get_running_loop()
@@ -240,8 +271,85 @@ class Service:
         while True:
             current = self._find(caller, record.id)
             if current.finished or loop.time() >= deadline:
-                return simulation_model(current)
+                return simulation_model(current, self.store)
             await self.notifier.wait(record.id, min(0.2, deadline - loop.time()))
+
+    async def simulation_decree(self, caller: Caller, input: models.DecreeInput) -> models.Decree:
+        record = self._find(caller, input.id)
+        event = input.event.model_dump(mode="json", by_alias=True, exclude_none=True)
+        scenario = json.loads(record.scenario_json)
+        # The event is checked as the scenario event it will become (its target must exist).
+        probe = {**scenario, "events": [{"tick": 1, **event}]}
+        issues = [
+            issue._replace(path="event" + issue.path[len("events[0]") :])
+            for issue in engine.validate_scenario(probe)
+            if issue.path.startswith("events[0]")
+        ]
+        if issues:
+            raise validation_error(
+                "invalid decree: " + "; ".join(f"{i.path}: {i.message}" for i in issues),
+                [issue.to_wire() for issue in issues],
+            )
+        try:
+            decree, _created = self.store.add_decree(
+                decree_id="dec_" + base64.b32encode(secrets.token_bytes(15)).decode().lower(),
+                simulation_id=record.id,
+                event_json=engine.canonical_json(event),
+                idempotency_key=input.idempotency_key,
+                created_at=utc_now(),
+            )
+        except DecreeConflict as exc:
+            raise _error(
+                "CONFLICT",
+                f"idempotency key already used for {exc.existing.id} with a different event",
+            ) from None
+        except DecreeRefused as exc:
+            current = exc.record
+            if current.finished:
+                reason = "finished"
+            elif current.cancel_requested:
+                reason = "cancelling"
+            else:
+                reason = "last_tick"
+            raise decree_error(
+                current.id,
+                current.status,
+                reason,
+                f"simulation {current.id} cannot take a decree: {exc.reason}",
+            ) from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DECREE_WAIT_SECONDS
+        while decree.status == "pending" and loop.time() < deadline:
+            await self.notifier.wait(record.id, min(0.2, deadline - loop.time()))
+            current = self._find(caller, record.id)
+            if current.finished:
+                # A run that ended without taking it up (a queued run cancelled, say).
+                self.store.reject_pending_decrees(record.id, f"the simulation {current.status}")
+            found = self.store.get_decree(decree.id)
+            assert found is not None
+            decree = found
+        if decree.status == "rejected":
+            current = self._find(caller, record.id)
+            raise decree_error(
+                record.id,
+                current.status,
+                "last_tick" if current.status in ("running", "completed") else "finished",
+                f"simulation {record.id} cannot take decree {decree.id}: {decree.reason}",
+            )
+        return decree_model(decree)
+
+    async def simulation_scenario(
+        self, caller: Caller, input: models.SimulationIdInput
+    ) -> models.SimulationScenario:
+        record = self._find(caller, input.id)
+        scenario = json.loads(record.scenario_json)
+        return models.SimulationScenario.model_validate(
+            {
+                "id": record.id,
+                "scenario": scenario,
+                "replayScenario": replay_scenario(scenario, self.store.decrees(record.id)),
+            }
+        )
 
     # -- subscriptions ---------------------------------------------------------------------
 
@@ -252,9 +360,17 @@ class Service:
         position = int(input.last_event_id) if input.last_event_id is not None else 0
         while True:
             chunks = await asyncio.to_thread(self._chunks_after, record.id, position)
+            applied = [d for d in self.store.decrees(record.id) if d.status == "applied"]
             for last_tick, lines in chunks:
                 # Stored steps are canonical JSON already: splice them, don't re-encode.
-                yield Tracked(str(last_tick), '{"steps":[' + b",".join(lines).decode() + "]}")
+                data = '{"steps":[' + b",".join(lines).decode() + "]"
+                taken = [
+                    d for d in applied if d.tick is not None and position < d.tick <= last_tick
+                ]
+                if taken:
+                    wire = [decree_model(d).model_dump(mode="json", by_alias=True) for d in taken]
+                    data += ',"decrees":' + json.dumps(wire, separators=(",", ":"))
+                yield Tracked(str(last_tick), data + "}")
                 position = last_tick
             record = self._find(caller, record.id)
             if position >= record.tick and record.finished:
@@ -304,8 +420,26 @@ class Service:
         return caller.organization_id
 
 
-def simulation_model(record: SimulationRecord) -> models.Simulation:
-    """A simulation record as the API answers it (``$defs/Simulation``)."""
+def decree_model(decree: DecreeRecord) -> models.Decree:
+    """A decree record as the API answers it (``$defs/Decree``)."""
+    return models.Decree.model_validate(
+        {
+            "id": decree.id,
+            "simulationId": decree.simulation_id,
+            "event": json.loads(decree.event_json),
+            "status": decree.status,
+            "tick": decree.tick,
+            "reason": decree.reason,
+            "createdAt": decree.created_at,
+        }
+    )
+
+
+def simulation_model(
+    record: SimulationRecord, store: SimulationStore | None = None
+) -> models.Simulation:
+    """A simulation record as the API answers it (``$defs/Simulation``), with its decrees when
+    the store is given."""
     return models.Simulation.model_validate(
         {
             "id": record.id,
@@ -321,6 +455,7 @@ def simulation_model(record: SimulationRecord) -> models.Simulation:
             "completedAt": record.completed_at,
             "summary": json.loads(record.summary_json) if record.summary_json else None,
             "error": json.loads(record.error_json) if record.error_json else None,
+            "decrees": [decree_model(d) for d in store.decrees(record.id)] if store else [],
         }
     )
 

@@ -13,6 +13,7 @@ mode serializes the writers).
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import zlib
@@ -62,6 +63,20 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     tick INTEGER NOT NULL,
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS decrees (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    simulation_id TEXT NOT NULL,
+    event_json TEXT NOT NULL,
+    idempotency_key TEXT,
+    status TEXT NOT NULL,
+    tick INTEGER,
+    reason TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS decrees_idempotency
+    ON decrees (simulation_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS decrees_simulation ON decrees (simulation_id, status);
 """
 
 _COLUMNS = (
@@ -69,6 +84,51 @@ _COLUMNS = (
     "tick, engine_version, idempotency_key, input_hash, created_at, completed_at, summary_json, "
     "error_json, cancel_requested, seq"
 )
+
+
+_DECREE_COLUMNS = (
+    "id, simulation_id, event_json, idempotency_key, status, tick, reason, created_at, seq"
+)
+
+REJECTED_AFTER_LAST_TICK = "the run computed its last tick before the decree could take effect"
+
+
+@dataclass(frozen=True)
+class DecreeRecord:
+    """One row of ``decrees``: an intervention submitted into a running simulation.
+
+    ``status`` is ``pending`` until the worker running the simulation takes it up between two
+    ticks: it is then ``applied`` with ``tick``, the first tick it took effect in (the next
+    tick the worker had not computed), or ``rejected`` with a ``reason`` when the run ended
+    first.
+    """
+
+    id: str
+    simulation_id: str
+    event_json: str
+    idempotency_key: str | None
+    status: str
+    tick: int | None
+    reason: str | None
+    created_at: str
+    seq: int
+
+
+class DecreeRefused(Exception):
+    """A decree for a simulation that can no longer take one (finished or being cancelled)."""
+
+    def __init__(self, record: SimulationRecord, reason: str) -> None:
+        super().__init__(f"{record.id} cannot take a decree: {reason}")
+        self.record = record
+        self.reason = reason
+
+
+class DecreeConflict(Exception):
+    """The decree's idempotency key was used before with another event."""
+
+    def __init__(self, existing: DecreeRecord) -> None:
+        super().__init__(f"idempotency key already used for {existing.id} with another event")
+        self.existing = existing
 
 
 class IdempotencyConflict(Exception):
@@ -423,6 +483,104 @@ class Store:
             yield first + skip, last, lines[skip:]
             position = last
 
+    # -- decrees ---------------------------------------------------------------------------
+
+    def add_decree(
+        self,
+        *,
+        decree_id: str,
+        simulation_id: str,
+        event_json: str,
+        idempotency_key: str | None,
+        created_at: str,
+    ) -> tuple[DecreeRecord, bool]:
+        """File a pending decree; returns ``(record, created)``.
+
+        A key already used for this simulation returns that decree (``created`` False) when
+        the event is the same and raises :class:`DecreeConflict` when it is not, before the
+        simulation's state is looked at (a retry of an accepted decree is answered the same,
+        even after the run has ended). :class:`DecreeRefused` when the simulation has ended,
+        is being cancelled or has computed its last tick.
+        """
+        with self._lock, self._transaction():
+            if idempotency_key is not None:
+                existing = self._decree(
+                    "WHERE simulation_id = ? AND idempotency_key = ?",
+                    (simulation_id, idempotency_key),
+                )
+                if existing is not None:
+                    if existing.event_json != event_json:
+                        raise DecreeConflict(existing)
+                    return existing, False
+            record = self._one("WHERE id = ?", (simulation_id,))
+            if record is None:
+                raise KeyError(simulation_id)
+            if record.finished:
+                raise DecreeRefused(record, f"it is {record.status}")
+            if record.cancel_requested:
+                raise DecreeRefused(record, "it is being cancelled")
+            if record.tick >= record.ticks:
+                raise DecreeRefused(record, f"it has computed its last tick ({record.ticks})")
+            self._db.execute(
+                "INSERT INTO decrees (id, simulation_id, event_json, idempotency_key, status, "
+                "created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+                (decree_id, simulation_id, event_json, idempotency_key, created_at),
+            )
+            made = self._decree("WHERE id = ?", (decree_id,))
+            assert made is not None
+            return made, True
+
+    def claim_decrees(self, simulation_id: str, next_tick: int, ticks: int) -> list[DecreeRecord]:
+        """Apply the pending decrees at ``next_tick`` (the worker's next tick not computed),
+        in the order they were filed, and return them; past the last tick (``ticks``) they are
+        rejected instead and the list is empty."""
+        with self._lock, self._transaction():
+            if next_tick > ticks:
+                self._db.execute(
+                    "UPDATE decrees SET status = 'rejected', reason = ? "
+                    "WHERE simulation_id = ? AND status = 'pending'",
+                    (REJECTED_AFTER_LAST_TICK, simulation_id),
+                )
+                return []
+            pending = self._decrees(
+                "WHERE simulation_id = ? AND status = 'pending' ORDER BY seq", (simulation_id,)
+            )
+            self._db.executemany(
+                "UPDATE decrees SET status = 'applied', tick = ? WHERE id = ?",
+                [(next_tick, decree.id) for decree in pending],
+            )
+            return [dataclasses.replace(d, status="applied", tick=next_tick) for d in pending]
+
+    def reject_pending_decrees(self, simulation_id: str, reason: str) -> None:
+        """Reject the decrees still pending (the run ended without taking them up)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE decrees SET status = 'rejected', reason = ? "
+                "WHERE simulation_id = ? AND status = 'pending'",
+                (reason, simulation_id),
+            )
+
+    def decrees(self, simulation_id: str) -> list[DecreeRecord]:
+        """Every decree of a simulation: the applied ones in the order they took effect (tick,
+        then filing order), then the others in filing order."""
+        return self._decrees(
+            "WHERE simulation_id = ? ORDER BY status != 'applied', tick, seq", (simulation_id,)
+        )
+
+    def get_decree(self, decree_id: str) -> DecreeRecord | None:
+        return self._decree("WHERE id = ?", (decree_id,))
+
+    def _decree(self, where: str, params: tuple[Any, ...]) -> DecreeRecord | None:
+        found = self._decrees(where, params)
+        return found[0] if found else None
+
+    def _decrees(self, where: str, params: tuple[Any, ...]) -> list[DecreeRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_DECREE_COLUMNS} FROM decrees {where}", params
+            ).fetchall()
+        return [_decree_record(row) for row in rows]
+
     # -- internals -----------------------------------------------------------------------
 
     def _one(self, where: str, params: tuple[Any, ...]) -> SimulationRecord | None:
@@ -465,4 +623,19 @@ def _record(row: Sequence[Any]) -> SimulationRecord:
         error_json=row[16],
         cancel_requested=bool(row[17]),
         seq=int(row[18]),
+    )
+
+
+def _decree_record(row: Sequence[Any]) -> DecreeRecord:
+    """A ``decrees`` row (``_DECREE_COLUMNS``) as a record; both stores select these columns."""
+    return DecreeRecord(
+        id=row[0],
+        simulation_id=row[1],
+        event_json=row[2],
+        idempotency_key=row[3],
+        status=row[4],
+        tick=None if row[5] is None else int(row[5]),
+        reason=row[6],
+        created_at=row[7],
+        seq=int(row[8]),
     )

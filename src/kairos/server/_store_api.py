@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from kairos.errors import KairosError
 
 if TYPE_CHECKING:
-    from kairos.server._storage import NewSimulation, SimulationRecord
+    from kairos.server._storage import DecreeRecord, NewSimulation, SimulationRecord
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -122,6 +122,30 @@ class SimulationStore(Protocol):
     def iter_chunks(
         self, simulation_id: str, *, after_tick: int
     ) -> Iterator[tuple[int, int, list[bytes]]]: ...
+
+    def add_decree(
+        self,
+        *,
+        decree_id: str,
+        simulation_id: str,
+        event_json: str,
+        idempotency_key: str | None,
+        created_at: str,
+    ) -> tuple[DecreeRecord, bool]:
+        """File a pending decree: ``(record, created)``; ``DecreeConflict`` for a key used with
+        another event, ``DecreeRefused`` for a run that can no longer take one."""
+        ...
+
+    def claim_decrees(self, simulation_id: str, next_tick: int, ticks: int) -> list[DecreeRecord]:
+        """Apply the pending decrees at ``next_tick`` and return them (past ``ticks``: reject
+        them and return none)."""
+        ...
+
+    def reject_pending_decrees(self, simulation_id: str, reason: str) -> None: ...
+
+    def decrees(self, simulation_id: str) -> list[DecreeRecord]: ...
+
+    def get_decree(self, decree_id: str) -> DecreeRecord | None: ...
 
 
 def is_postgres(location: str | Path) -> bool:

@@ -7,12 +7,16 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
+from kairos.errors import KairosError
 from kairos_api import (
     AgentState,
     BasinLoss,
+    Decree,
     GhostBranch,
     PhaseTransition,
+    Prophecy,
     SimulationSummary,
+    StabilityWarning,
     TraceStep,
 )
 
@@ -187,6 +191,48 @@ class TraceQueries(Sequence[TraceStep]):
             )
             raise IndexError(f"tick {tick} is not in this trace; valid ticks: {valid}")
         return self._step(tick - summary.first_tick)
+
+    # -- foresight (engine 1.6.0 and later) ----------------------------------------------------
+
+    def prophecies(self) -> list[Prophecy]:
+        """The engine's prophecies, in tick order (empty for versions before 1.6.0): each
+        ``{tick, horizon, predicted_phase, confidence, loss_risk, at_risk}`` (docs/engine.md,
+        Prophecies)."""
+        return [step.prophecy for step in self if step.prophecy is not None]
+
+    def warnings(self) -> list[StabilityWarning]:
+        """The stability warnings, in tick order (the system's first within a tick, then the
+        models' in model order); empty for versions before 1.6.0."""
+        return [warning for step in self for warning in step.warnings or ()]
+
+    # -- decrees -------------------------------------------------------------------------------
+
+    def decrees(self) -> list[Decree]:
+        """The decrees submitted into the run (``metadata.decrees``): the applied ones in the
+        order they took effect (``decree.tick``), then any pending or rejected ones."""
+        return [Decree.model_validate(d) for d in self.metadata.decrees]
+
+    def replay_scenario(self) -> dict[str, Any]:
+        """The run as a plain scenario (wire form): the scenario as submitted with every applied
+        decree appended as an event at the tick it took effect, in that order. Running it for
+        ``metadata.ticks`` ticks on ``metadata.engine_version`` reproduces this trace bit for
+        bit. Raises :class:`kairos.errors.KairosError` when the trace does not carry its
+        scenario (a trace file written before scenarios were recorded, say)."""
+        scenario = self.metadata.scenario
+        if scenario is None:
+            raise KairosError(
+                "this trace does not carry its scenario (metadata.scenario is None); "
+                "get it with client.trace(simulation_id)"
+            )
+        events = [
+            {"tick": d.tick, **d.event.model_dump(mode="json", by_alias=True, exclude_none=True)}
+            for d in self.decrees()
+            if d.status == "applied"
+        ]
+        wire = dict(scenario)
+        if events:
+            wire["events"] = [*wire.get("events", []), *events]
+        return wire
 
     # -- series for plotting ------------------------------------------------------------------
 

@@ -5,6 +5,9 @@ One row per tick. Columns: ``t``, ``stability``, ``phase``; per model ``<model>.
 ``<model>.capability_index``, ``<model>.alignment_score``, ``<model>.basin_lost``; per oversight
 body ``<body>.effective_strength``; and the step's rare, nested records as canonical JSON text:
 ``events_json`` and ``losses_json`` (``"[]"`` when empty) and ``ghost_json`` (null when none).
+Before those records, the foresight columns of engine 1.6.0 (null on steps without them, and
+for earlier versions): ``prophecy_phase``, ``prophecy_confidence``, ``prophecy_loss_risk``,
+``warning_count`` (0 when none), and the records ``prophecy_json`` and ``warnings_json``.
 Floats are float64 columns, so nothing is rounded: a Parquet file read back with
 :meth:`Trace.from_parquet` gives the same trace bit for bit (same ``sha256()``).
 
@@ -86,6 +89,14 @@ class Layout:
                 fields.append((f"{agent}.{suffix}", kind))
         for body in self.bodies:
             fields += [(f"{body}.{suffix}", pa.float64()) for suffix in BODY_FIELDS.values()]
+        fields += [
+            ("prophecy_phase", pa.string()),
+            ("prophecy_confidence", pa.float64()),
+            ("prophecy_loss_risk", pa.float64()),
+            ("warning_count", pa.int64()),
+            ("prophecy_json", pa.string()),
+            ("warnings_json", pa.string()),
+        ]
         fields += [(column, pa.string()) for column in RECORDS.values()]
         header = {
             "format": PARQUET_FORMAT,
@@ -109,6 +120,15 @@ class Layout:
             columns += [[w["agents"][agent][key] for w in wires] for key in AGENT_FIELDS]
         for body in self.bodies:
             columns += [[_body(w, body, key) for w in wires] for key in BODY_FIELDS]
+        prophecies = [w.get("prophecy") for w in wires]
+        columns.append([None if p is None else p["predictedPhase"] for p in prophecies])
+        columns.append([None if p is None else p["confidence"] for p in prophecies])
+        columns.append([None if p is None else p["lossRisk"] for p in prophecies])
+        columns.append([len(w.get("warnings") or ()) for w in wires])
+        columns.append([None if p is None else canonical_json(p) for p in prophecies])
+        columns.append(
+            [None if w.get("warnings") is None else canonical_json(w["warnings"]) for w in wires]
+        )
         columns.append([canonical_json(w["events"]) for w in wires])
         columns.append([canonical_json(w["losses"]) for w in wires])
         columns.append([None if w["ghost"] is None else canonical_json(w["ghost"]) for w in wires])
@@ -124,10 +144,18 @@ class Layout:
             (body, [(key, batch[f"{body}.{suffix}"]) for key, suffix in BODY_FIELDS.items()])
             for body in self.bodies
         ]
+        none: list[Any] = [None] * len(batch["t"])
+        prophecies, warnings = batch.get("prophecy_json", none), batch.get("warnings_json", none)
         for i, t in enumerate(batch["t"]):
             ghost = batch["ghost_json"][i]
+            foresight: dict[str, Any] = {}
+            if prophecies[i] is not None:
+                foresight["prophecy"] = json.loads(prophecies[i])
+            if warnings[i] is not None:
+                foresight["warnings"] = json.loads(warnings[i])
             yield TraceStep.model_validate(
                 {
+                    **foresight,
                     "t": t,
                     "stability": batch["stability"][i],
                     "phase": batch["phase"][i],

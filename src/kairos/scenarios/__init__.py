@@ -1,0 +1,30 @@
+"""kairos.scenarios: the library of curated AI-safety scenarios.
+
+::
+
+    from kairos import scenarios
+
+    scenarios.ids()                          # ['capability-divergence', ...]
+    entry = scenarios.get("capability-divergence")
+    entry.question, entry.seed, entry.ticks
+    trace = client.run("capability-divergence", ticks=entry.ticks)   # a run by id
+
+The server answers ``scenario.list`` and ``scenario.get`` from this same library, and
+``kairos scenarios [ID]`` prints it. :func:`foresight_leads` measures how early a trace's
+prophecies and warnings (engine 1.6.0) flagged its basin losses. An unknown id raises
+:class:`UnknownScenarioError`, a :class:`kairos.errors.ValidationError` whose message lists the
+known ids.
+"""
+
+from ._leads import ForesightLead, foresight_leads
+from ._library import LibraryEntry, UnknownScenarioError, entries, get, ids
+
+__all__ = [
+    "ForesightLead",
+    "LibraryEntry",
+    "UnknownScenarioError",
+    "entries",
+    "foresight_leads",
+    "get",
+    "ids",
+]
