@@ -324,8 +324,8 @@ def resume_point(
     store: SimulationStore, record: SimulationRecord
 ) -> tuple[int, bytes | None, dict[str, Any] | None]:
     """Where a run continues: the last tick stored, its checkpoint (None: from tick 0) and the
-    summary state of the stored steps before it. Steps stored after the checkpoint (impossible with the
-    store's transactions, but cheap to guard) are dropped, as :func:`execute` does."""
+    summary state of the stored steps before it. Steps stored after the checkpoint (impossible
+    with the store's transactions, but cheap to guard) are dropped, as :func:`execute` does."""
     checkpoint = store.latest_checkpoint(record.id)
     if checkpoint is None or record.tick == 0:
         if record.tick:
