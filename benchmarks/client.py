@@ -73,6 +73,41 @@ def best(fn: Callable[[int], object], repeat: int, seed0: int) -> float:
 GOALS = {"run": 1.1, "stream_run": 1.05, "replay": 1.3}
 
 
+def decode_figures(ticks: int, repeat: int) -> dict[str, Any]:
+    """Decoding the frames of one run's stream (256 steps each, as the server sends them): the
+    general path (``json.loads``, then ``TraceChunk.model_validate``) beside the one-call path
+    (``decode_chunk_frame``: ``validate_json`` of the frame's bytes), on the same bytes."""
+    from kairos import engine
+    from kairos.client._chunk_frames import decode_chunk_frame
+    from kairos_api import TraceChunk
+
+    steps = engine.run(scenario(1).to_wire(), ticks)
+    frames = []
+    for first in range(0, ticks, 256):
+        chunk = steps[first : first + 256]
+        tid = str(chunk[-1]["t"])
+        event = {"id": tid, "data": {"steps": chunk}}
+        frames.append(json.dumps({"id": 1, "result": {"type": "data", "id": tid, "data": event}}))
+
+    def general() -> int:
+        return sum(
+            len(TraceChunk.model_validate(json.loads(f)["result"]["data"]["data"]).steps)
+            for f in frames
+        )
+
+    def one_call() -> int:
+        return sum(len(decode_chunk_frame(f).chunk.steps) for f in frames)  # type: ignore[union-attr]
+
+    times: dict[str, list[float]] = {"general": [], "one_call": []}
+    for _ in range(repeat):
+        for name, fn in (("general", general), ("one_call", one_call)):
+            start = time.perf_counter()
+            assert fn() == ticks
+            times[name].append(time.perf_counter() - start)
+    g, o = min(times["general"]), min(times["one_call"])
+    return {"general_s": round(g, 4), "one_call_s": round(o, 4), "ratio": round(o / g, 3)}
+
+
 def measure(ticks: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         config = ServerConfig(db_path=Path(tmp) / "bench.db", port=0, rate_limit=None, workers=2)
@@ -126,6 +161,7 @@ def measure(ticks: int, repeat: int) -> dict[str, Any]:
                     "goal_met": s / r <= GOALS[key],
                 }
             loop.close()
+    result["decode"] = decode_figures(ticks, repeat)
     return result
 
 
@@ -154,6 +190,11 @@ def main(argv: list[str]) -> int:
             f"{label:40} {r['sdk_s']:8.3f} {r['raw_s']:8.3f} {r['ratio']:6.2f} "
             f"{r['goal_ratio']:6.2f}"
         )
+    d = result["decode"]
+    print(
+        f"{'chunk decode: one call vs loads+validate':40} {d['one_call_s']:8.3f} "
+        f"{d['general_s']:8.3f} {d['ratio']:6.2f}   (not yet on the client's stream path)"
+    )
     return 0
 
 
