@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -34,6 +35,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kairos.client import KairosClient
 from kairos.domains.ai_safety import AISafetyEventType, AISafetyScenario
@@ -113,6 +115,30 @@ class LoadReport:
             return float("nan")
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def figures(self) -> dict[str, Any]:
+        """The report as one JSON-ready object (stable keys)."""
+        return {
+            "clients": self.clients,
+            "seconds": round(self.elapsed, 2),
+            "ticks": self.ticks,
+            "operations": self.operations,
+            "operations_per_s": round(self.per_second, 1),
+            "latency_s": {
+                name: {
+                    "count": len(values),
+                    "p50": self.percentile(values, 0.5) if values else None,
+                    "p99": self.percentile(values, 0.99) if values else None,
+                }
+                for name, values in self.latencies.items()
+            },
+            "errors": len(self.errors),
+            "rate_limit_errors": self.rate_limit_errors,
+            "rate_limited_retries": self.rate_limited_retries,
+            "server_rss_start_kib": self.rss_start_kib,
+            "server_rss_end_kib": self.rss_end_kib,
+            "server_problems": len(self.server_problems),
+        }
 
     def lines(self) -> list[str]:
         out = [
@@ -297,6 +323,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--db", default=None, help="a postgresql:// DSN (default: SQLite)")
     parser.add_argument("--replicas", type=int, default=1, help="servers sharing --db")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     report = run_load(
         args.clients,
@@ -308,7 +335,7 @@ def main() -> None:
         db=args.db,
         replicas=args.replicas,
     )
-    print("\n".join(report.lines()))
+    print(json.dumps(report.figures(), indent=2) if args.json else "\n".join(report.lines()))
     if report.errors:
         sys.exit(1)
 

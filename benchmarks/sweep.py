@@ -17,6 +17,7 @@ three paths are checked equal. Each figure is the best of ``--repeat`` runs afte
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -59,7 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--points", type=int, default=2000, help="scenarios per sweep")
     parser.add_argument("--ticks", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    say = (lambda *_: None) if args.json else print
 
     import distributed
 
@@ -73,18 +76,18 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     build_scenarios(build, points, args.ticks)
     building = time.perf_counter() - start
-    print(
+    say(
         f"sweep of {count} scenarios x {args.ticks} ticks (1 model, 1 event); "
         f"{os.cpu_count()} CPUs; best of {args.repeat}"
     )
-    print(f"  building + validating the scenarios (every path): {building:6.2f} s")
+    say(f"  building + validating the scenarios (every path): {building:6.2f} s")
 
     def run(**where: Any) -> Callable[[], SweepResult]:
         return lambda: sweep(build, grid, ticks=args.ticks, progress=False, **where)
 
-    lines: list[tuple[str, float, SweepResult]] = []
+    lines: list[tuple[str, str, float, SweepResult]] = []
     seconds, result = best(run(), args.repeat)
-    lines.append(("local engine batch (default)", seconds, result))
+    lines.append(("local", "local engine batch (default)", seconds, result))
     for workers in (1, 2):
         started = time.perf_counter()
         with (
@@ -95,12 +98,28 @@ def main(argv: list[str] | None = None) -> None:
         ):
             startup = time.perf_counter() - started
             seconds, result = best(run(executor=client), args.repeat)
-        lines.append((f"Dask, {workers} worker(s) (start-up {startup:.1f} s)", seconds, result))
+        label = f"Dask, {workers} worker(s) (start-up {startup:.1f} s)"
+        lines.append((f"dask_{workers}", label, seconds, result))
 
-    reference = lines[0][2]
-    for name, seconds, result in lines:
-        same = "rows identical" if result.rows == reference.rows else "ROWS DIFFER"
-        print(f"  {name:<38} {count / seconds:9.0f} scenarios/s  ({seconds:5.2f} s, {same})")
+    reference = lines[0][3]
+    figures: dict[str, Any] = {
+        "scenarios": count,
+        "ticks": args.ticks,
+        "building_s": round(building, 3),
+    }
+    for key, name, seconds, result in lines:
+        same = result.rows == reference.rows
+        figures[key] = {
+            "seconds": round(seconds, 3),
+            "scenarios_per_s": round(count / seconds, 1),
+            "rows_identical": same,
+        }
+        say(
+            f"  {name:<38} {count / seconds:9.0f} scenarios/s  ({seconds:5.2f} s, "
+            f"{'rows identical' if same else 'ROWS DIFFER'})"
+        )
+    if args.json:
+        print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

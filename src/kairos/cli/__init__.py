@@ -4,17 +4,30 @@ non-zero."""
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
+from typing import TYPE_CHECKING
 
 from kairos import __version__
-from kairos.cli import _cmd_demo, _cmd_observe, _cmd_run, _cmd_scenarios, _cmd_serve, _cmd_sweep
-from kairos.cli._common import CommandError
-from kairos.errors import KairosError, ValidationError
+
+if TYPE_CHECKING:
+    import argparse
+
+VERSION = f"kairos-sdk {__version__}"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``kairos`` argument parser with every command registered."""
+    import argparse
+
+    from kairos.cli import (
+        _cmd_demo,
+        _cmd_observe,
+        _cmd_run,
+        _cmd_scenarios,
+        _cmd_serve,
+        _cmd_sweep,
+    )
+
     parser = argparse.ArgumentParser(
         prog="kairos",
         description="KAIROS stability simulations: run scenarios, stream traces, sweep "
@@ -23,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Client commands use --url/KAIROS_URL and --api-key/KAIROS_API_KEY; with no URL they "
         "start an embedded server in-process.",
     )
-    parser.add_argument("--version", action="version", version=f"kairos-sdk {__version__}")
+    parser.add_argument("--version", action="version", version=VERSION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _cmd_serve.register(commands)
     _cmd_run.register(commands)
@@ -45,8 +58,16 @@ def _api(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        print(VERSION)  # as the parser's version action prints it, without loading the commands
+        return 0
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help ends here, before the heavy imports
+    import logging
+
+    from kairos.cli._common import CommandError
+    from kairos.errors import KairosError, ValidationError
+
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
     try:
         status: int = args.handler(args)

@@ -4,7 +4,6 @@ a plot: what KAIROS is for, in under a minute."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -88,6 +87,8 @@ def _demo(args: argparse.Namespace) -> int:
             f"the grid; bisection puts the critical capability at {refined.value:g} "
             f"({len(refined.evaluations)} more runs)"
         )
+    import importlib.util
+
     if importlib.util.find_spec("matplotlib") is None:
         print('(install "kairos-sdk[plotting]" for the plot)')
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -97,6 +96,8 @@ def register(commands: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging
+
     from kairos.client._logging import RedactingFilter
     from kairos.errors import MissingDependencyError
     from kairos.server import Server, ServerConfig

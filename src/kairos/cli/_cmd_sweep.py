@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import copy
-import csv
-import importlib.util
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kairos.cli._common import check_output, fail, load_scenario, positive_int, save_plot
 from kairos.engine import DEFAULT_MAX_TICKS
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 _STEP = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 _FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
@@ -66,6 +65,8 @@ def register(commands: Any) -> None:
 
 def parse_values(spec: str) -> list[Any]:
     """``100:1000:18`` -> 100, 118, ..., 1000 (exact decimal steps); ``a,b`` -> [a, b]."""
+    from decimal import Decimal, InvalidOperation
+
     match = _STEP.match(spec)
     if match:
         try:
@@ -105,6 +106,9 @@ def set_field(wire: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    import copy
+    import importlib.util
+
     from kairos.sweep import sweep
 
     base = load_scenario(args.scenario).to_wire()
@@ -243,6 +247,8 @@ def write_rows(result: Any, path: Path, labels: Mapping[str, str] | None = None)
     records: list[Mapping[str, Any]] = [
         {labels.get(k, k): v for k, v in row.to_dict().items()} for row in result
     ]
+    import csv
+
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=list(records[0]))
         writer.writeheader()
@@ -264,6 +270,8 @@ def _number(value: Decimal) -> int | float:
 
 
 def _literal(text: str) -> Any:
+    from decimal import Decimal, InvalidOperation
+
     try:
         return _number(Decimal(text))
     except InvalidOperation:

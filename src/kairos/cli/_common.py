@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from kairos.domains.ai_safety import AISafetyScenario
+if TYPE_CHECKING:  # imported when a scenario is loaded: ``kairos --version`` stays fast
+    from kairos.domains.ai_safety import AISafetyScenario
 
 
 class CommandError(Exception):
@@ -33,10 +33,14 @@ def load_scenario(path: Path) -> AISafetyScenario:
         except OSError as exc:
             fail(f"cannot read {path}: {exc.strerror}")
         where = str(path)
+    import json
+
     try:
         wire = json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"{where} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+    from kairos.domains.ai_safety import AISafetyScenario
+
     return AISafetyScenario.from_wire(wire)
 
 

@@ -8,7 +8,20 @@ sockets and resumes them after lost connections; the sync API drives that same a
 background loop (:mod:`._bridge`).
 """
 
-from ._client import KairosClient
-from ._settings import ClientSettings
+from kairos._deferred import lazy_exports
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._client import KairosClient
+    from ._settings import ClientSettings
 
 __all__ = ["ClientSettings", "KairosClient"]
+
+if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "KairosClient": "._client",
+            "ClientSettings": "._settings",
+        },
+    )

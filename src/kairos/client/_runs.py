@@ -15,6 +15,7 @@ import pydantic
 from kairos._arguments import Arguments, describe, from_pydantic
 from kairos.errors import APIProtocolError
 from kairos.trace import LazyTrace, LazyTraceWriter, Trace, TraceMetadata
+from kairos.trace._aggregates import TraceSummary
 from kairos.trace._trace_file import encode_header
 from kairos_api import (
     CreateSimulationInput,
@@ -138,6 +139,11 @@ class Collector:
         self.decrees: list[Decree] = []
         self.last_tick = 0
         self._steps: list[TraceStep] = []
+        # The in-memory trace's checks and aggregates, folded as the steps arrive (while the
+        # next chunk is on its way) instead of in one pass at the end; the first step a check
+        # rejects is kept and raised by finish(), as Trace(steps) would raise it.
+        self._summary = TraceSummary()
+        self._rejected: ValueError | None = None
         self._writer: LazyTraceWriter | None = (
             LazyTrace.writer(out, self.metadata) if out is not None else None
         )
@@ -148,6 +154,13 @@ class Collector:
             self._writer.extend(steps)
         else:
             self._steps.extend(steps)
+            if self._rejected is None:
+                fold = self._summary.add
+                try:
+                    for step in steps:
+                        fold(step)
+                except ValueError as exc:
+                    self._rejected = exc
         if steps:
             self.last_tick = steps[-1].t
 
@@ -162,7 +175,9 @@ class Collector:
             if metadata is self.metadata:
                 return lazy
             return _rewrite_header(lazy.path, metadata)
-        return Trace(self._steps, metadata)
+        if self._rejected is not None:
+            raise self._rejected
+        return Trace._folded(self._steps, self._summary, metadata)
 
     def abort(self) -> None:
         """Close the file, if any: it keeps every step received (a valid prefix)."""

@@ -5,6 +5,19 @@ module so that ``from kairos.domains.ai_safety import AISafetyScenario`` reads a
 documentation.
 """
 
-from .ai_safety import AISafetyEventType, AISafetyScenario
+from kairos._deferred import lazy_exports
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .ai_safety import AISafetyEventType, AISafetyScenario
 
 __all__ = ["AISafetyEventType", "AISafetyScenario"]
+
+if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            **dict.fromkeys(["AISafetyEventType", "AISafetyScenario"], ".ai_safety"),
+        },
+        submodules=["ai_safety"],
+    )

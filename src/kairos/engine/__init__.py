@@ -23,36 +23,44 @@ Entry points:
   answers.
 """
 
-from ._adapter import (
-    CompiledScenario,
-    compile_scenario,
-    late_event_message,
-    late_events,
-    validate_scenario,
-)
-from ._batch import BatchSimulation, iter_batch, run_batch, summarize_batch
-from ._canonical import canonical_json, canonical_step_bytes, canonical_trace_bytes, trace_sha256
-from ._constants import PARADOX_EPSILON, PARADOX_THRESHOLD
-from ._domain import domain_info
-from ._exceptions import (
-    BackendError,
-    CheckpointError,
-    EngineError,
-    EngineVersionError,
-    Issue,
-    ScenarioError,
-)
-from ._kernel import kernel_info, load_kernel
-from ._simulator import Simulation, iter_lines, iter_steps, run
-from ._summary import (
-    SummaryAccumulator,
-    basin_losses,
-    ghost_branches,
-    phase_transitions,
-    summarize,
-)
-from ._versions import DEFAULT_VERSION, active_versions, engine_versions, resolve_version
-from ._vocabulary import DEFAULT_MAX_TICKS
+from kairos._deferred import lazy_exports
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._adapter import (
+        CompiledScenario,
+        compile_scenario,
+        late_event_message,
+        late_events,
+        validate_scenario,
+    )
+    from ._batch import BatchSimulation, iter_batch, run_batch, summarize_batch
+    from ._canonical import (
+        canonical_json,
+        canonical_step_bytes,
+        canonical_trace_bytes,
+        trace_sha256,
+    )
+    from ._constants import DEFAULT_MAX_TICKS, PARADOX_EPSILON, PARADOX_THRESHOLD
+    from ._domain import domain_info
+    from ._exceptions import (
+        BackendError,
+        CheckpointError,
+        EngineError,
+        EngineVersionError,
+        Issue,
+        ScenarioError,
+    )
+    from ._kernel import kernel_info, load_kernel
+    from ._simulator import Simulation, iter_lines, iter_steps, run
+    from ._summary import (
+        SummaryAccumulator,
+        basin_losses,
+        ghost_branches,
+        phase_transitions,
+        summarize,
+    )
+    from ._versions import DEFAULT_VERSION, active_versions, engine_versions, resolve_version
 
 __all__ = [
     "DEFAULT_MAX_TICKS",
@@ -94,3 +102,57 @@ __all__ = [
     "trace_sha256",
     "validate_scenario",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            **dict.fromkeys(
+                [
+                    "CompiledScenario",
+                    "compile_scenario",
+                    "late_event_message",
+                    "late_events",
+                    "validate_scenario",
+                ],
+                "._adapter",
+            ),
+            **dict.fromkeys(
+                ["BatchSimulation", "iter_batch", "run_batch", "summarize_batch"], "._batch"
+            ),
+            **dict.fromkeys(
+                ["canonical_json", "canonical_step_bytes", "canonical_trace_bytes", "trace_sha256"],
+                "._canonical",
+            ),
+            **dict.fromkeys(["PARADOX_EPSILON", "PARADOX_THRESHOLD"], "._constants"),
+            "domain_info": "._domain",
+            **dict.fromkeys(
+                [
+                    "BackendError",
+                    "CheckpointError",
+                    "EngineError",
+                    "EngineVersionError",
+                    "Issue",
+                    "ScenarioError",
+                ],
+                "._exceptions",
+            ),
+            **dict.fromkeys(["kernel_info", "load_kernel"], "._kernel"),
+            **dict.fromkeys(["Simulation", "iter_lines", "iter_steps", "run"], "._simulator"),
+            **dict.fromkeys(
+                [
+                    "SummaryAccumulator",
+                    "basin_losses",
+                    "ghost_branches",
+                    "phase_transitions",
+                    "summarize",
+                ],
+                "._summary",
+            ),
+            **dict.fromkeys(
+                ["DEFAULT_VERSION", "active_versions", "engine_versions", "resolve_version"],
+                "._versions",
+            ),
+            "DEFAULT_MAX_TICKS": "._constants",
+        },
+    )

@@ -123,3 +123,8 @@ SQRT6 = math.sqrt(6.0)
 
 UNIT32 = 1.0 / 4294967296.0
 """2**-32: turns a 32-bit integer into a uniform number in [0, 1) exactly."""
+
+DEFAULT_MAX_TICKS = 1_000_000
+"""Ticks one run may have by default: the reference server's ``--max-ticks`` and the limit of
+in-process sweeps (both can be raised), so a slip of the keyboard fails at once instead of
+computing for days."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._constants import DEFAULT_MAX_TICKS as DEFAULT_MAX_TICKS
+
 DOMAIN = "ai_safety"
 
 KIND_MODEL = "model"
@@ -202,7 +204,3 @@ MAX_MODELS = 64
 MAX_BODIES = 64
 MAX_EVENTS = 100000
 EVENT_TICK_MAX = 10000000
-DEFAULT_MAX_TICKS = 1_000_000
-"""Ticks one run may have by default: the reference server's ``--max-ticks`` and the limit of
-in-process sweeps (both can be raised), so a slip of the keyboard fails at once instead of
-computing for days."""

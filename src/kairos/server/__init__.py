@@ -5,11 +5,15 @@ client's embedded default, and the test suite's server); :func:`create_app` give
 for any ASGI server.
 """
 
-from kairos.server._app import Server, create_app
-from kairos.server._background import ServerThread
-from kairos.server._config import ServerConfig, default_db_path
-from kairos.server._executor import ExecutorError
-from kairos.server._store_api import StorageError
+from kairos._deferred import lazy_exports
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kairos.server._app import Server, create_app
+    from kairos.server._background import ServerThread
+    from kairos.server._config import ServerConfig, default_db_path
+    from kairos.server._executor import ExecutorError
+    from kairos.server._store_api import StorageError
 
 __all__ = [
     "ExecutorError",
@@ -20,3 +24,15 @@ __all__ = [
     "create_app",
     "default_db_path",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            **dict.fromkeys(["Server", "create_app"], "kairos.server._app"),
+            "ServerThread": "kairos.server._background",
+            **dict.fromkeys(["ServerConfig", "default_db_path"], "kairos.server._config"),
+            "ExecutorError": "kairos.server._executor",
+            "StorageError": "kairos.server._store_api",
+        },
+    )

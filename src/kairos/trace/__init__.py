@@ -13,19 +13,23 @@ A last line without its line feed was cut short by a killed writer: opening it r
 the file after its last complete step. Details in :mod:`kairos.trace._trace_file`.
 """
 
-from kairos_api import AgentState, BasinLoss, GhostBranch, PhaseTransition, TraceStep
+from kairos._deferred import lazy_exports
 
-from ._base import AgentTrace
-from ._lazy import INDEX_STRIDE, LazyTrace, LazyTraceWriter
-from ._memory import Trace
-from ._metadata import TraceMetadata
-from ._trace_file import (
-    FORMAT,
-    FORMAT_VERSION,
-    TraceFileAccessError,
-    TraceFileError,
-    TruncatedTraceError,
-)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from kairos_api import AgentState, BasinLoss, GhostBranch, PhaseTransition, TraceStep
+
+    from ._base import AgentTrace
+    from ._lazy import INDEX_STRIDE, LazyTrace, LazyTraceWriter
+    from ._memory import Trace
+    from ._metadata import TraceMetadata
+    from ._trace_file import (
+        FORMAT,
+        FORMAT_VERSION,
+        TraceFileAccessError,
+        TraceFileError,
+        TruncatedTraceError,
+    )
 
 __all__ = [
     "FORMAT",
@@ -45,3 +49,28 @@ __all__ = [
     "TraceStep",
     "TruncatedTraceError",
 ]
+
+if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            **dict.fromkeys(
+                ["AgentState", "BasinLoss", "GhostBranch", "PhaseTransition", "TraceStep"],
+                "kairos_api",
+            ),
+            "AgentTrace": "._base",
+            **dict.fromkeys(["INDEX_STRIDE", "LazyTrace", "LazyTraceWriter"], "._lazy"),
+            "Trace": "._memory",
+            "TraceMetadata": "._metadata",
+            **dict.fromkeys(
+                [
+                    "FORMAT",
+                    "FORMAT_VERSION",
+                    "TraceFileAccessError",
+                    "TraceFileError",
+                    "TruncatedTraceError",
+                ],
+                "._trace_file",
+            ),
+        },
+    )

@@ -45,14 +45,29 @@ class Trace(TraceQueries):
                 )
             summary.add(step)
             kept.append(step)
+        self._set(kept, summary, metadata)
+
+    def _set(self, steps: list[TraceStep], summary: TraceSummary, metadata: TraceMetadata) -> None:
         if summary.count and summary.last_tick > metadata.ticks:
             raise ValueError(
                 f"the trace has a step for tick {summary.last_tick} but its metadata says the "
                 f"run has {metadata.ticks} ticks"
             )
-        self._steps: tuple[TraceStep, ...] = tuple(kept)
+        self._steps: tuple[TraceStep, ...] = tuple(steps)
         self._summary_cache = summary
         self.metadata = metadata
+
+    @classmethod
+    def _folded(
+        cls, steps: list[TraceStep], summary: TraceSummary, metadata: TraceMetadata
+    ) -> Trace:
+        """The trace of ``steps`` that were already folded, in order, into ``summary`` (each
+        one a ``TraceStep``): the client folds a run's steps as they arrive, so building its
+        trace at the end does not walk them again. Same checks, same result as the
+        constructor."""
+        trace = cls.__new__(cls)
+        trace._set(steps, summary, metadata)
+        return trace
 
     @classmethod
     def from_steps(

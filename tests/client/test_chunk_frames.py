@@ -1,0 +1,107 @@
+"""The one-call chunk decoder (issue 14): a trace chunk parsed and validated straight from a
+WebSocket frame's bytes gives the same steps, and the same trace bytes and hash, as the general
+path (``json.loads`` then ``TraceChunk.model_validate``); any other frame is left to the
+general decoder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from kairos.client._chunk_frames import decode_chunk_frame
+from kairos.server import ServerThread
+from kairos.trace import Trace, TraceMetadata
+from kairos_api import TraceChunk
+
+from .conftest import scenario
+
+TICKS = 1_500
+
+
+async def frames_of(url: str, simulation_id: str) -> list[bytes]:
+    """Every frame of a stream from the real server, as received."""
+    frames: list[bytes] = []
+    async with connect(url.replace("http://", "ws://") + "/trpc", max_size=None) as ws:
+        params = {"path": "simulation.stream", "input": {"id": simulation_id}}
+        await ws.send(json.dumps({"id": 1, "method": "subscription", "params": params}))
+        async for message in ws:
+            frame = message.encode() if isinstance(message, str) else message
+            frames.append(frame)
+            if json.loads(frame).get("result", {}).get("type") == "stopped":
+                break
+    return frames
+
+
+@pytest.fixture(scope="module")
+def frames(server: ServerThread) -> list[bytes]:
+    source = scenario("frames", seed=11, capability=900)  # with a basin loss
+    wire = source.to_wire()
+    wire["oversightBodies"] = [{"name": "board", "guardrailStrength": 40, "responseLatency": 50}]
+    created = httpx.post(
+        server.url + "/trpc/simulation.create", json={"scenario": wire, "ticks": TICKS}
+    )
+    simulation_id = created.json()["result"]["data"]["id"]
+    return asyncio.run(frames_of(server.url, simulation_id))
+
+
+def general(frame: bytes) -> TraceChunk | None:
+    result: dict[str, Any] = json.loads(frame).get("result", {})
+    if result.get("type") != "data":
+        return None
+    return TraceChunk.model_validate(result["data"]["data"])
+
+
+def test_chunks_decode_as_the_general_path_does(frames: list[bytes], tmp_path: Path) -> None:
+    fast_steps, general_steps = [], []
+    for frame in frames:
+        expected = general(frame)
+        decoded = decode_chunk_frame(frame)
+        if expected is None:
+            assert decoded is None
+            continue
+        assert decoded is not None
+        assert decoded.chunk == expected
+        assert decoded.tracked_id == str(expected.steps[-1].t) and decoded.request_id == 1
+        fast_steps += decoded.chunk.steps
+        general_steps += expected.steps
+    assert len(fast_steps) == TICKS
+    metadata = TraceMetadata("1.5.0", 11, "frames", TICKS, None)
+    fast, slow = Trace(fast_steps, metadata), Trace(general_steps, metadata)
+    assert fast.sha256() == slow.sha256()
+    fast.to_jsonl(tmp_path / "fast.jsonl")
+    slow.to_jsonl(tmp_path / "general.jsonl")
+    assert (tmp_path / "fast.jsonl").read_bytes() == (tmp_path / "general.jsonl").read_bytes()
+    assert fast.basin_losses() == slow.basin_losses() != []
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b'{"id":1,"result":{"type":"started"}}',
+        b'{"id":1,"result":{"type":"stopped"}}',
+        b'{"id":1,"error":{"code":-32603,"message":"boom","data":{"code":"INTERNAL_SERVER_ERROR"}}}',
+        b'{"id":1,"result":{"type":"data","data":{"steps":[]}}}',  # not tracked
+        b'{"id":true,"result":{"type":"data","id":"1","data":{"id":"1","data":{"steps":[]}}}}',
+        b'{"id":1,"result":{"type":"data","id":"2","data":{"id":"1","data":{"steps":[]}}}}',
+        b'{"id":1,"result":{"type":"data","id":"1","data":{"id":"1","data":{"steps":[]}}}}',
+        b"not json",
+    ],
+)
+def test_other_frames_are_left_to_the_general_decoder(frame: bytes) -> None:
+    assert decode_chunk_frame(frame) is None
+
+
+def test_a_step_that_breaks_the_schema_is_left_to_the_general_decoder(frames: list[bytes]) -> None:
+    data = next(f for f in frames if general(f) is not None)
+    message = json.loads(data)
+    message["result"]["data"]["data"]["steps"][0]["surprise"] = 1  # TraceStep forbids extras
+    assert decode_chunk_frame(json.dumps(message)) is None
+    message["result"]["data"]["data"]["steps"][0].pop("surprise")
+    message["result"]["data"]["data"]["steps"][0]["stability"] = 1.5  # out of range
+    assert decode_chunk_frame(json.dumps(message).encode()) is None
