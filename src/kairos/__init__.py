@@ -46,19 +46,10 @@ if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            "KairosClient": "kairos.client",
-            **dict.fromkeys(
-                [
-                    "AgentTrace",
-                    "BasinLoss",
-                    "GhostBranch",
-                    "LazyTrace",
-                    "PhaseTransition",
-                    "Trace",
-                    "TraceMetadata",
-                    "TraceStep",
-                ],
-                "kairos.trace",
+            "kairos.client": "KairosClient",
+            "kairos.trace": (
+                "AgentTrace BasinLoss GhostBranch LazyTrace PhaseTransition Trace "
+                "TraceMetadata TraceStep"
             ),
         },
         submodules=["client", "domains", "engine", "errors", "server", "sweep", "trace"],

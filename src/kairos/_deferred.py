@@ -16,11 +16,12 @@ if TYPE_CHECKING:
 
 
 def lazy_exports(
-    package: str, names: Mapping[str, str], submodules: Iterable[str] = ()
+    package: str, modules: Mapping[str, str], submodules: Iterable[str] = ()
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``(__getattr__, __dir__)`` for ``package``: ``names`` maps each public name to the module
-    (absolute, or relative to ``package`` when it starts with ``.``) that defines it;
-    ``submodules`` are child modules reachable as attributes."""
+    """``(__getattr__, __dir__)`` for ``package``: ``modules`` maps each module (absolute, or
+    relative to ``package`` when it starts with ``.``) to the public names it defines,
+    separated by spaces; ``submodules`` are child modules reachable as attributes."""
+    names = {name: module for module, listed in modules.items() for name in listed.split()}
     children = frozenset(submodules)
     namespace: dict[str, Any] = importlib.import_module(package).__dict__
 

@@ -21,7 +21,7 @@ if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            "KairosClient": "._client",
-            "ClientSettings": "._settings",
+            "._client": "KairosClient",
+            "._settings": "ClientSettings",
         },
     )

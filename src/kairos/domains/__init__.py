@@ -17,7 +17,7 @@ if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            **dict.fromkeys(["AISafetyEventType", "AISafetyScenario"], ".ai_safety"),
+            ".ai_safety": "AISafetyEventType AISafetyScenario",
         },
         submodules=["ai_safety"],
     )

@@ -107,52 +107,21 @@ if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            **dict.fromkeys(
-                [
-                    "CompiledScenario",
-                    "compile_scenario",
-                    "late_event_message",
-                    "late_events",
-                    "validate_scenario",
-                ],
-                "._adapter",
+            "._adapter": (
+                "CompiledScenario compile_scenario late_event_message late_events validate_scenario"
             ),
-            **dict.fromkeys(
-                ["BatchSimulation", "iter_batch", "run_batch", "summarize_batch"], "._batch"
+            "._batch": "BatchSimulation iter_batch run_batch summarize_batch",
+            "._canonical": "canonical_json canonical_step_bytes canonical_trace_bytes trace_sha256",
+            "._constants": "PARADOX_EPSILON PARADOX_THRESHOLD DEFAULT_MAX_TICKS",
+            "._domain": "domain_info",
+            "._exceptions": (
+                "BackendError CheckpointError EngineError EngineVersionError Issue ScenarioError"
             ),
-            **dict.fromkeys(
-                ["canonical_json", "canonical_step_bytes", "canonical_trace_bytes", "trace_sha256"],
-                "._canonical",
+            "._kernel": "kernel_info load_kernel",
+            "._simulator": "Simulation iter_lines iter_steps run",
+            "._summary": (
+                "SummaryAccumulator basin_losses ghost_branches phase_transitions summarize"
             ),
-            **dict.fromkeys(["PARADOX_EPSILON", "PARADOX_THRESHOLD"], "._constants"),
-            "domain_info": "._domain",
-            **dict.fromkeys(
-                [
-                    "BackendError",
-                    "CheckpointError",
-                    "EngineError",
-                    "EngineVersionError",
-                    "Issue",
-                    "ScenarioError",
-                ],
-                "._exceptions",
-            ),
-            **dict.fromkeys(["kernel_info", "load_kernel"], "._kernel"),
-            **dict.fromkeys(["Simulation", "iter_lines", "iter_steps", "run"], "._simulator"),
-            **dict.fromkeys(
-                [
-                    "SummaryAccumulator",
-                    "basin_losses",
-                    "ghost_branches",
-                    "phase_transitions",
-                    "summarize",
-                ],
-                "._summary",
-            ),
-            **dict.fromkeys(
-                ["DEFAULT_VERSION", "active_versions", "engine_versions", "resolve_version"],
-                "._versions",
-            ),
-            "DEFAULT_MAX_TICKS": "._constants",
+            "._versions": "DEFAULT_VERSION active_versions engine_versions resolve_version",
         },
     )

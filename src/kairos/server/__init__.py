@@ -29,10 +29,10 @@ if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            **dict.fromkeys(["Server", "create_app"], "kairos.server._app"),
-            "ServerThread": "kairos.server._background",
-            **dict.fromkeys(["ServerConfig", "default_db_path"], "kairos.server._config"),
-            "ExecutorError": "kairos.server._executor",
-            "StorageError": "kairos.server._store_api",
+            "kairos.server._app": "Server create_app",
+            "kairos.server._background": "ServerThread",
+            "kairos.server._config": "ServerConfig default_db_path",
+            "kairos.server._executor": "ExecutorError",
+            "kairos.server._store_api": "StorageError",
         },
     )

@@ -54,23 +54,13 @@ if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
-            **dict.fromkeys(
-                ["AgentState", "BasinLoss", "GhostBranch", "PhaseTransition", "TraceStep"],
-                "kairos_api",
-            ),
-            "AgentTrace": "._base",
-            **dict.fromkeys(["INDEX_STRIDE", "LazyTrace", "LazyTraceWriter"], "._lazy"),
-            "Trace": "._memory",
-            "TraceMetadata": "._metadata",
-            **dict.fromkeys(
-                [
-                    "FORMAT",
-                    "FORMAT_VERSION",
-                    "TraceFileAccessError",
-                    "TraceFileError",
-                    "TruncatedTraceError",
-                ],
-                "._trace_file",
+            "kairos_api": "AgentState BasinLoss GhostBranch PhaseTransition TraceStep",
+            "._base": "AgentTrace",
+            "._lazy": "INDEX_STRIDE LazyTrace LazyTraceWriter",
+            "._memory": "Trace",
+            "._metadata": "TraceMetadata",
+            "._trace_file": (
+                "FORMAT FORMAT_VERSION TraceFileAccessError TraceFileError TruncatedTraceError"
             ),
         },
     )
