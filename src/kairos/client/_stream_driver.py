@@ -123,9 +123,7 @@ class StreamDriver(ABC, Generic[SocketT]):
                 await wait_within(waiter, idle_timeout)
             finally:
                 self._waiters.pop(key, None)
-        if not self._room.is_set() and not protocol.reading_blocked:
-            self._room.set()
-        if protocol.has_output:
+        if protocol.has_output or not self._room.is_set():
             await self._after()
         return event
 
@@ -150,6 +148,8 @@ class StreamDriver(ABC, Generic[SocketT]):
                     waiter.set_result(None)
             for output in protocol.data_to_send():
                 await self._transmit(output)
+        if not self._room.is_set() and not protocol.reading_blocked:
+            self._room.set()  # a consumer took events, or the full one was paused
         self._arm(protocol.next_deadline())
         if protocol.connect_at is not None and self._establishing is None:
             self._establishing = self._spawn(self._establish())
