@@ -11,11 +11,17 @@ from collections.abc import AsyncIterator
 import pytest
 
 from kairos.client import KairosClient
-from kairos.errors import APIConnectionError, APITimeoutError, NotFoundError, ValidationError
+from kairos.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    NotFoundError,
+    ValidationError,
+)
 from kairos.server import ServerThread
 from kairos_api import TraceStep
 
-from .conftest import expected_trace, scenario
+from .conftest import API_KEY, expected_trace, scenario
 from .faults import FaultProxy
 from .test_streams import TICKS, assert_exact, websocket_opens
 
@@ -112,3 +118,19 @@ def test_stream_transport_is_checked() -> None:
         KairosClient("http://127.0.0.1:9", stream_transport="smoke")  # type: ignore[arg-type]
     assert "stream_transport" in str(info.value)
     assert "'auto', 'ws', 'sse'" in str(info.value)
+
+
+def test_sse_carries_the_api_key_and_a_wrong_key_is_typed(keyed_server: ServerThread) -> None:
+    source = scenario("sse-keyed", 24)
+    with KairosClient(keyed_server.url, api_key=API_KEY, stream_transport="sse") as client:
+        trace = client.run(source, ticks=100, engine_version="1.4.4")
+        simulation_id = trace.metadata.simulation_id
+    assert list(trace.steps) == list(expected_trace(source, 100, "1.4.4", None).steps)
+    assert simulation_id is not None
+    with (
+        KairosClient(
+            keyed_server.url, api_key="krs_wrong_key_0123456789", stream_transport="sse"
+        ) as stranger,
+        pytest.raises(AuthenticationError),
+    ):
+        list(stranger.simulation.stream(id=simulation_id))
