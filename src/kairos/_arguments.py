@@ -114,6 +114,14 @@ class Arguments:
             return None
         return value
 
+    def choice(self, name: str, value: object, choices: tuple[str, ...]) -> str | None:
+        """``value``, which must be one of ``choices``."""
+        if isinstance(value, str) and value in choices:
+            return value
+        listed = ", ".join(repr(c) for c in choices)
+        self.add(name, f"must be one of {listed}, got {describe(value)}")
+        return None
+
     def string(self, name: str, value: object, *, none: bool = True) -> str | None:
         """``value``, a non-blank string (or None if ``none``)."""
         if value is None and none:

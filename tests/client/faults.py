@@ -16,7 +16,9 @@ Each new client connection takes the next mode from a script (then ``default``):
   request arrives on it after ``seconds`` of silence (what a server does whose keep-alive timer
   fires as the request arrives: the request is lost unanswered);
 * ``("ws_cut_every", n)``: pipe, but reset the connection right after the ``n``-th WebSocket
-  frame from the server (a socket killed every ``n`` frames when it is the ``default``).
+  frame from the server (a socket killed every ``n`` frames when it is the ``default``);
+* ``("refuse_upgrade", code)``: answer a WebSocket upgrade with HTTP ``code`` (a proxy that
+  blocks WebSockets), pipe anything else.
 
 :meth:`cut` closes every open connection (a WebSocket killed mid-stream). Requests and
 connections are counted; the client-to-server bytes of each connection are kept (bounded).
@@ -162,6 +164,18 @@ class FaultProxy:
                     sent.extend(head[:4096])
                     await self._pipe_ws_frames(reader, writer, mode[1], head)
                 else:  # plain HTTP through the same proxy
+                    await self._pipe(reader, writer, sent, head)
+            elif isinstance(mode, tuple) and mode[0] == "refuse_upgrade":
+                head = await reader.readuntil(b"\r\n\r\n")
+                if b"upgrade: websocket" in head.lower():
+                    self.requests += 1
+                    sent.extend(head[:4096])
+                    writer.write(
+                        f"HTTP/1.1 {mode[1]} Refused\r\ncontent-length: 0\r\n"
+                        "connection: close\r\n\r\n".encode()
+                    )
+                    await writer.drain()
+                else:
                     await self._pipe(reader, writer, sent, head)
             elif isinstance(mode, tuple) and mode[0] == "status":
                 _, code, headers, body = mode

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from kairos._trpc.sse import SSEParser
+from kairos.client import KairosClient
 from tests.client.faults import FaultProxy
 from tests.reliability.conftest import (
     ServeFactory,
@@ -148,6 +149,27 @@ def test_sse_stream_of_100k_ticks_cut_every_25_events_arrives_exactly_once(
         f"\nSSE {ticks} ticks: {elapsed:.1f} s, {figures['events']} events, "
         f"{proxy.sse_cuts} cuts, {figures['connections']} connections, {figures['pings']} pings"
     )
+    assert proxy.sse_cuts >= 5, "the stream was not cut often enough to test anything"
+    assert hasher.out_of_order == []
+    assert hasher.count == ticks
+    assert hasher.hexdigest() == engine_sha256(name, seed, ticks)
+
+
+def test_sdk_sse_stream_of_100k_ticks_cut_every_25_events_arrives_exactly_once(
+    cut_proxy: tuple[Any, SSECutProxy],
+) -> None:
+    """The same cuts under ``KairosClient(stream_transport="sse")``: its SSE driver resumes with
+    ``Last-Event-ID`` (the subscription machine's one tracked id) after every cut."""
+    _, proxy = cut_proxy
+    name, seed, ticks = "sdk-sse-cut-every", 43, 100_000
+    hasher = TraceHasher()
+    with KairosClient(
+        proxy.start_url, stream_transport="sse", max_retries=5, retry_backoff=0.05
+    ) as client:
+        for step in client.stream_run(
+            reliability_scenario(name, seed), ticks, engine_version="1.4.4"
+        ):
+            hasher.add(step)
     assert proxy.sse_cuts >= 5, "the stream was not cut often enough to test anything"
     assert hasher.out_of_order == []
     assert hasher.count == ticks

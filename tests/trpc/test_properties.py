@@ -18,7 +18,7 @@ from kairos._trpc.http_server import (
     parse_http_request,
 )
 from kairos._trpc.json_values import ABSENT
-from kairos._trpc.resume import Deliver, Gap, StreamResume
+from kairos._trpc.resume import Deliver, Gap, check_chunk
 from kairos._trpc.retry import ConnectionFailed, GiveUp, Retry, RetryPolicy, StatusOutcome, TimedOut
 from kairos._trpc.ws_client import Data, ServerEvent, decode_server_frame, encode_request
 from kairos._trpc.ws_common import Ping, Pong
@@ -228,21 +228,21 @@ def test_resume_delivers_every_tick_exactly_once_in_order(
     stream: tuple[int, list[tuple[int, int]]],
 ) -> None:
     total, chunks = stream
-    state: StreamResume[int] = StreamResume(lambda t: t)
+    last: str | None = None
     delivered: list[int] = []
     for start, end in chunks:
-        result = state.accept(list(range(start, end + 1)), event_id=str(end))
+        data = {"steps": [{"t": t} for t in range(start, end + 1)]}
+        result = check_chunk(data, str(end), last)
         assert isinstance(result, Deliver)
-        delivered += result.steps
-        assert state.last_event_id == (str(delivered[-1]) if delivered else None)
+        if result.data is not None:
+            delivered += [step["t"] for step in result.data["steps"]]
+            last = str(end)
     assert delivered == list(range(1, total + 1))
-    assert state.is_complete(total)
 
 
 @FAST
 @given(st.integers(0, 100), st.integers(2, 50), st.integers(0, 10))
-def test_resume_reports_any_gap_and_counts_nothing(last: int, skip: int, length: int) -> None:
-    state: StreamResume[int] = StreamResume(lambda t: t, last_delivered=last)
+def test_resume_reports_any_gap(last: int, skip: int, length: int) -> None:
     start = last + skip
-    assert state.accept(list(range(start, start + length + 1))) == Gap(last + 1, start)
-    assert state.last_delivered == last
+    data = {"steps": [{"t": t} for t in range(start, start + length + 1)]}
+    assert check_chunk(data, None, str(last) if last else None) == Gap(last + 1, start)

@@ -11,9 +11,12 @@ Modules:
 * :mod:`.envelopes`: success/error envelopes, error shapes, :class:`TRPCError`, call results.
 * :mod:`.http_client` / :mod:`.http_server`: the two ends of tRPC over HTTP, batching included.
 * :mod:`.ws_common`, :mod:`.ws_client`, :mod:`.ws_server`: the two ends of the WebSocket.
-* :mod:`.ws_state`: per-connection bookkeeping of ids and subscriptions, for each end.
+* :mod:`.ws_state`: the server's running subscription ids on one socket.
+* :mod:`.subscriptions`: the client's subscription machine (one per stream connection, driven
+  over WebSocket or SSE): ids, resuming, flow control, reconnects, retries.
+* :mod:`.sse`: tRPC subscriptions over Server-Sent Events, both ends.
 * :mod:`.retry`: the retry decision and backoff.
-* :mod:`.resume`: exactly-once delivery of a resumed trace stream.
+* :mod:`.resume`: exactly-once delivery of a resumed trace stream (a pure check).
 """
 
 from .codes import ERROR_CODES, ErrorCode, ErrorKey, key_from_shape

@@ -9,9 +9,9 @@ Frames the client sends (one JSON text frame each)::
     {"id":2,"method":"subscription.stop"}
 
 :func:`decode_server_frame` turns whatever the server sent into one typed event and never
-raises: a frame it cannot read becomes :class:`ProtocolViolation`. It is stateless, so a
-``{"type":"data"}`` frame is always :class:`Data`; :class:`.ws_state.ClientSession`, which knows
-which ids are queries or mutations, reports those as :class:`Result`.
+raises: a frame it cannot read becomes :class:`ProtocolViolation`. It is stateless: which ids
+are whose is the subscription machine's business (:mod:`.subscriptions`). The client speaks
+only subscriptions over WebSocket (queries and mutations go over HTTP).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ __all__ = [
     "Error",
     "ProtocolViolation",
     "ReconnectRequested",
-    "Result",
     "ServerEvent",
     "Started",
     "Stopped",
@@ -72,14 +71,6 @@ def encode_connection_params(params: Mapping[str, str] | None) -> str:
             raise ValueError(f"connection params must be strings; not: {', '.join(bad)}")
     data = dict(params) if params is not None else None
     return encode_json({"method": "connectionParams", "data": data})
-
-
-@dataclass(frozen=True)
-class Result:
-    """The output of a query or mutation (reported by the session, see the module docs)."""
-
-    id: RequestId
-    data: Any
 
 
 @dataclass(frozen=True)
@@ -127,7 +118,7 @@ class ProtocolViolation:
 
 
 ServerEvent = (
-    Result | Started | Data | Stopped | Error | ReconnectRequested | Ping | Pong | ProtocolViolation
+    Started | Data | Stopped | Error | ReconnectRequested | Ping | Pong | ProtocolViolation
 )
 
 

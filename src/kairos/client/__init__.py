@@ -2,9 +2,10 @@
 
 ``from kairos.client import KairosClient`` (also re-exported as ``from kairos import
 KairosClient``). Design notes: queries and mutations run one sans-I/O call machine
-(:mod:`._machine`) under a sync and an async HTTP driver (:mod:`._http`); subscriptions run on
-a per-event-loop WebSocket manager (:mod:`._ws_manager`) that multiplexes streams over few
-sockets and resumes them after lost connections; the sync API drives that same async code on a
+(:mod:`._machine`) under a sync and an async HTTP driver (:mod:`._http`); subscriptions run one
+sans-I/O subscription machine (:mod:`kairos._trpc.subscriptions`) per connection under a
+WebSocket or an SSE driver, pooled per event loop (:mod:`._streams`) so that streams share few
+sockets and resume after lost connections; the sync API drives that same async code on a
 background loop (:mod:`._bridge`).
 """
 

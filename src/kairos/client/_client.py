@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from kairos._arguments import Arguments
 from kairos._closing import ClosedOnExit
@@ -56,6 +56,9 @@ class KairosClient(ClosedOnExit, KairosAPI):
     retried after a connection error only with ``retry_create_on_connection_error=True`` (the
     key makes that safe; the default stays conservative, as documented). ``stream_idle_timeout``
     raises ``APITimeoutError`` when a stream stays silent that long (None: wait forever).
+    ``stream_transport`` is ``"ws"`` (WebSocket), ``"sse"`` (Server-Sent Events, for networks
+    that block WebSockets) or ``"auto"`` (WebSocket, falling back to SSE when the upgrade is
+    refused); both resume exactly once after a cut.
 
     The generated procedures are here too: ``client.simulation.get(id=...)``, ``await
     client.simulation.aget(id=...)``. One client is meant to be shared: it is safe across
@@ -75,6 +78,7 @@ class KairosClient(ClosedOnExit, KairosAPI):
         retry_create_on_connection_error: bool = False,
         stream_idle_timeout: float | None = 300.0,
         default_headers: Mapping[str, str] | None = None,
+        stream_transport: Literal["auto", "ws", "sse"] = "auto",
     ) -> None:
         configure_from_env()
         resolved = url if url not in (None, "") else env_url()
@@ -90,6 +94,7 @@ class KairosClient(ClosedOnExit, KairosAPI):
             retry_create_on_connection_error=retry_create_on_connection_error,
             stream_idle_timeout=stream_idle_timeout,
             default_headers=default_headers,
+            stream_transport=stream_transport,
         )
         self._embedded = resolved is None
         if resolved is None:

@@ -1,5 +1,5 @@
 """The connections a client holds: one ``httpx.Client``, and per event loop one
-``httpx.AsyncClient`` plus one :class:`~._ws_manager.WSManager`.
+``httpx.AsyncClient`` plus one :class:`~._streams.StreamManager`.
 
 Async resources are bound to the loop that made them (an ``httpx.AsyncClient`` or a socket
 cannot be used from another loop), so they are kept per loop: the same client works from
@@ -27,7 +27,7 @@ from ._exit import CLIENTS, at_exit
 from ._http import HTTP_LIMITS, drive_sync
 from ._machine import call_machine
 from ._settings import ClientSettings
-from ._ws_manager import WSManager
+from ._streams import StreamManager
 
 __all__ = ["Connections", "LoopResources"]
 
@@ -36,10 +36,10 @@ log = logging.getLogger("kairos.client")
 
 @dataclass
 class LoopResources:
-    """What one event loop needs: async HTTP and the WebSocket manager."""
+    """What one event loop needs: async HTTP and the stream manager."""
 
     http: httpx.AsyncClient
-    ws: WSManager
+    streams: StreamManager
     closed: bool = False
     guard: AsyncGenerator[None, None] | None = None
     _started: asyncio.Future[None] | None = None
@@ -48,7 +48,7 @@ class LoopResources:
         if self.closed:
             return
         self.closed = True
-        await self.ws.aclose(loop_ending=loop_ending)
+        await self.streams.aclose(loop_ending=loop_ending)
         await self.http.aclose()
 
     def close_with_loop(self) -> None:
@@ -115,7 +115,7 @@ class Connections:
         return self._held.http()
 
     def for_loop(self) -> LoopResources:
-        """The running loop's async HTTP client and WebSocket manager (made on first use)."""
+        """The running loop's async HTTP client and stream manager (made on first use)."""
         return self._held.for_loop()
 
     async def aclose_loop(self) -> None:
@@ -192,20 +192,18 @@ class _Held:
         )
 
     def for_loop(self) -> LoopResources:
-        """The running loop's async HTTP client and WebSocket manager (made on first use)."""
+        """The running loop's async HTTP client and stream manager (made on first use)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             self._check()
             resources = self._loops.get(loop)
             if resources is None:
-                resources = LoopResources(
-                    httpx.AsyncClient(
-                        base_url=self.settings.trpc_url,
-                        limits=HTTP_LIMITS,
-                        timeout=self.settings.timeout,
-                    ),
-                    WSManager(self.settings),
+                http = httpx.AsyncClient(
+                    base_url=self.settings.trpc_url,
+                    limits=HTTP_LIMITS,
+                    timeout=self.settings.timeout,
                 )
+                resources = LoopResources(http, StreamManager(self.settings, http))
                 resources.close_with_loop()
                 self._loops[loop] = resources
             return resources

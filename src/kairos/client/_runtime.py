@@ -1,10 +1,11 @@
 """The one hand-written runtime behind the generated stubs (``kairos_api.Runtime``).
 
 Queries and mutations run the sans-I/O call machine (:mod:`._machine`) through the sync or the
-async HTTP driver. Subscriptions run over the per-loop WebSocket manager; the sync
-``subscribe`` iterates the same async code on the client's background loop. A tracked trace
-stream is passed through :class:`~kairos._trpc.resume.StreamResume`, so a consumer sees every
-step exactly once and in order across reconnects, or a typed error; never a hole.
+async HTTP driver. Subscriptions run over the per-loop stream manager (:mod:`._streams`), whose
+connections drive the sans-I/O subscription machine; the sync ``subscribe`` iterates the same
+async code on the client's background loop. A tracked trace stream is checked by
+:func:`~kairos._trpc.resume.check_chunk` inside the machine, so a consumer sees every step
+exactly once and in order across reconnects, or a typed error; never a hole.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import httpx
 import pydantic
 
 from kairos._arguments import from_pydantic
-from kairos._trpc.resume import Deliver, StreamResume
+from kairos._trpc.resume import check_chunk
 from kairos.errors import APIProtocolError
-from kairos_api import PROCEDURES, KairosAPI, Procedure, SimulationIdInput, TraceChunk, TraceStep
+from kairos_api import PROCEDURES, KairosAPI, Procedure, SimulationIdInput, TraceChunk
 from kairos_api.procedures import SIMULATION_CANCEL
 
 from ._bridge import BridgedIterator
@@ -95,16 +96,19 @@ class ClientRuntime:
         of a run that ``stream_run`` created); any stream is stopped on the server then.
         """
         payload = encode_input(procedure, input, self.settings)
-        start = payload.get("lastEventId") if isinstance(payload, dict) else None
         resources = self.connections.for_loop()
-        manager = resources.ws
-
+        manager = resources.streams
         on_abandon = None
         if owned_simulation is not None:
             on_abandon = self._canceller(owned_simulation, resources.http)
-        handle = await manager.subscribe(procedure.path, payload, on_abandon=on_abandon)
-        resume = _chunk_resume(procedure, start)
-        events = manager.events(handle, self.settings.stream_idle_timeout)
+        chunks = procedure.tracked and procedure.output_model is TraceChunk
+        stream = await manager.subscribe(
+            procedure.path,
+            payload,
+            check=check_chunk if chunks else None,
+            on_abandon=on_abandon,
+        )
+        events = manager.events(stream, self.settings.stream_idle_timeout)
         async with contextlib.aclosing(events):
             async for item in events:
                 try:
@@ -114,25 +118,13 @@ class ClientRuntime:
                         f"an event of {procedure.path} does not match the API schema: {exc}",
                         path=procedure.path,
                     ) from None
-                if resume is None:
-                    yield event
-                    continue
-                assert isinstance(event, TraceChunk)
-                accepted = resume.accept(event.steps, event_id=item.tracked_id)
-                if not isinstance(accepted, Deliver):
-                    raise APIProtocolError(
-                        f"{procedure.path} broke exactly-once delivery: {accepted.reason}",
-                        path=procedure.path,
-                    )
-                if accepted.steps:
-                    same = len(accepted.steps) == len(event.steps)
-                    yield event if same else TraceChunk.model_construct(steps=accepted.steps)  # type: ignore[misc]
+                yield event
 
     def _canceller(
         self, simulation_id: str, http: httpx.AsyncClient
     ) -> Callable[[], Coroutine[Any, Any, None]]:
         """``on_abandon`` for a stream that owns ``simulation_id``: cancel it, through this
-        loop's HTTP client (closed after the WebSocket manager). The id is noted with the
+        loop's HTTP client (closed after the stream manager). The id is noted with the
         connections first, so that closing the client cancels it should this be interrupted."""
         connections = self.connections
 
@@ -149,13 +141,6 @@ class ClientRuntime:
             return cancel()
 
         return on_abandon
-
-
-def _chunk_resume(procedure: Procedure[Any, Any], start: object) -> StreamResume[TraceStep] | None:
-    if not (procedure.tracked and procedure.output_model is TraceChunk):
-        return None
-    first = int(start) if isinstance(start, str) and start.isdigit() else 0
-    return StreamResume(lambda step: step.t, last_delivered=first)
 
 
 def check_arguments(api: KairosAPI, runtime: ClientRuntime) -> None:

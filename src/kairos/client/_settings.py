@@ -20,7 +20,11 @@ from kairos._arguments import Arguments, describe
 from kairos._trpc.retry import RetryPolicy
 from kairos_api import EngineVersionString
 
-__all__ = ["ClientSettings", "user_agent"]
+__all__ = ["STREAM_TRANSPORTS", "ClientSettings", "user_agent"]
+
+STREAM_TRANSPORTS = ("auto", "ws", "sse")
+"""How streams travel: ``"ws"`` WebSocket, ``"sse"`` Server-Sent Events, ``"auto"`` WebSocket
+unless the server (or a proxy) refuses the upgrade, then SSE."""
 
 ENV_URL = "KAIROS_URL"
 ENV_API_KEY = "KAIROS_API_KEY"
@@ -53,6 +57,7 @@ class ClientSettings:
     and each WebSocket opening; ``stream_idle_timeout`` bounds the silence of one stream
     (None: no bound); ``retry_create_on_connection_error`` allows ``simulation.create`` to be
     sent again after a connection error or timeout (safe: it always carries an idempotency key).
+    ``stream_transport`` is one of :data:`STREAM_TRANSPORTS`.
     """
 
     url: str
@@ -63,6 +68,7 @@ class ClientSettings:
     retry_create_on_connection_error: bool = False
     stream_idle_timeout: float | None = 300.0
     max_subscriptions_per_socket: int = 64
+    stream_transport: str = "auto"
     default_headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -174,6 +180,8 @@ def _check_fields(args: Arguments, values: dict[str, Any]) -> None:
         args.number("stream_idle_timeout", values["stream_idle_timeout"], above=0, none=True)
     if "max_subscriptions_per_socket" in values:
         args.integer("max_subscriptions_per_socket", values["max_subscriptions_per_socket"])
+    if "stream_transport" in values:
+        args.choice("stream_transport", values["stream_transport"], STREAM_TRANSPORTS)
     if "default_headers" in values:
         values["default_headers"] = args.headers("default_headers", values["default_headers"])
     if "policy" in values and not isinstance(values["policy"], RetryPolicy):
