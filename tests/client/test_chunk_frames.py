@@ -105,3 +105,56 @@ def test_a_step_that_breaks_the_schema_is_left_to_the_general_decoder(frames: li
     message["result"]["data"]["data"]["steps"][0].pop("surprise")
     message["result"]["data"]["data"]["steps"][0]["stability"] = 1.5  # out of range
     assert decode_chunk_frame(json.dumps(message).encode()) is None
+
+
+def test_a_validated_chunk_is_cut_at_the_resume_point_as_wire_json_is(
+    frames: list[bytes],
+) -> None:
+    # The WebSocket driver hands the machine validated chunks: the exactly-once check must cut a
+    # chunk that straddles the resume point exactly as it cuts the wire form.
+    from kairos._trpc.resume import Deliver, Gap, check_chunk
+
+    chunks = [f for f in frames if decode_chunk_frame(f) is not None]
+    frame = chunks[1]  # not the first: a resume point before it is a gap
+    decoded = decode_chunk_frame(frame)
+    assert decoded is not None
+    wire = json.loads(frame)["result"]["data"]["data"]
+    first, last = wire["steps"][0]["t"], wire["steps"][-1]["t"]
+    middle = str((first + last) // 2)
+    for resume in (str(first - 1), middle, str(last)):
+        from_wire = check_chunk(wire, str(last), resume)
+        from_model = check_chunk(decoded.chunk, str(last), resume)
+        assert isinstance(from_wire, Deliver) and isinstance(from_model, Deliver)
+        if from_wire.data is None:
+            assert from_model.data is None
+        else:
+            assert isinstance(from_model.data, TraceChunk)
+            assert from_model.data == TraceChunk.model_validate(from_wire.data)
+    assert first > 2
+    gap = check_chunk(decoded.chunk, str(last), str(first - 2))
+    assert isinstance(gap, Gap) and gap == check_chunk(wire, str(last), str(first - 2))
+
+
+def test_the_websocket_driver_decodes_chunks_in_one_call(
+    server: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A spy on the real decoder, over a real server: every chunk of a run takes the one-call
+    # path, and the trace is the engine's.
+    from kairos import KairosClient, engine
+    from kairos.client import _ws_connection
+
+    decoded: list[int] = []
+    real = _ws_connection.decode_chunk_frame
+
+    def spy(frame: str | bytes) -> Any:
+        result = real(frame)
+        if result is not None:
+            decoded.append(len(result.chunk.steps))
+        return result
+
+    monkeypatch.setattr(_ws_connection, "decode_chunk_frame", spy)
+    wire = scenario().to_wire()
+    with KairosClient(url=server.url) as client:
+        trace = client.run(wire, ticks=TICKS)
+    assert sum(decoded) >= TICKS
+    assert trace.sha256() == engine.trace_sha256(engine.run(wire, TICKS))

@@ -57,18 +57,21 @@ def last_tick(last_event_id: str | None) -> int:
 def check_chunk(
     data: Any, event_id: str | None, last_event_id: str | None
 ) -> Deliver | Gap | Violation:
-    """Check one ``{steps: [...]}`` event (wire JSON) against the last accepted id.
+    """Check one ``{steps: [...]}`` event against the last accepted id: wire JSON, or a chunk
+    the driver has already validated (an object with ``steps`` of objects with ``t``, copied
+    with ``model_copy`` when cut).
 
     The steps at or before ``last_event_id`` are dropped; a step after the next due tick is a
     :class:`Gap`; an event that is not a chunk of consecutive ticks ending at ``event_id`` is a
     :class:`Violation`.
     """
-    steps = data.get("steps") if isinstance(data, dict) else None
+    wire = isinstance(data, dict)
+    steps = data.get("steps") if wire else getattr(data, "steps", None)
     if not isinstance(steps, list) or not steps:
         return Violation("an event carries no steps")
     ticks: list[int] = []
     for step in steps:
-        tick = step.get("t") if isinstance(step, dict) else None
+        tick = step.get("t") if isinstance(step, dict) else getattr(step, "t", None)
         if isinstance(tick, bool) or not isinstance(tick, int) or tick < 1:
             if tick is None:
                 return Violation("a step has no tick")
@@ -86,4 +89,5 @@ def check_chunk(
         return Deliver(data)
     if ticks[-1] < expected:
         return Deliver(None)
-    return Deliver({**data, "steps": steps[expected - ticks[0] :]})
+    new = steps[expected - ticks[0] :]
+    return Deliver({**data, "steps": new} if wire else data.model_copy(update={"steps": new}))

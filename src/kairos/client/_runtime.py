@@ -111,8 +111,13 @@ class ClientRuntime:
         events = manager.events(stream, self.settings.stream_idle_timeout)
         async with contextlib.aclosing(events):
             async for item in events:
+                data = item.data
+                if isinstance(data, pydantic.BaseModel) and not isinstance(
+                    data, procedure.output_model
+                ):  # the driver validated it as a trace chunk: another model wants its JSON
+                    data = data.model_dump(mode="json", by_alias=True, exclude_unset=True)
                 try:
-                    event = procedure.output_model.model_validate(item.data)
+                    event = procedure.output_model.model_validate(data)
                 except pydantic.ValidationError as exc:
                     raise APIProtocolError(
                         f"an event of {procedure.path} does not match the API schema: {exc}",

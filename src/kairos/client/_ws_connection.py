@@ -14,8 +14,9 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from kairos._trpc.subscriptions import Close, Output
-from kairos._trpc.ws_client import encode_connection_params
+from kairos._trpc.ws_client import Data, encode_connection_params
 
+from ._chunk_frames import decode_chunk_frame
 from ._settings import ClientSettings, user_agent
 from ._stream_driver import StreamDriver
 
@@ -76,7 +77,14 @@ class WSConnection(StreamDriver[ClientConnection]):
         reason = ""
         try:
             async for frame in ws:
-                protocol.receive_frame(frame, socket, self._now())
+                # A trace chunk is parsed and validated in one call; any other frame goes to
+                # the machine's general decoder.
+                chunk = decode_chunk_frame(frame)
+                if chunk is None:
+                    protocol.receive_frame(frame, socket, self._now())
+                else:
+                    event = Data(chunk.request_id, chunk.chunk, chunk.tracked_id)
+                    protocol.receive(event, socket, self._now())
                 await self._after()
                 if protocol.reading_blocked:
                     await self._wait_for_room()
