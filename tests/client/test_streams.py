@@ -9,12 +9,14 @@ import socket
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from kairos.client import KairosClient
 from kairos.errors import APIConnectionError, APITimeoutError
+from kairos.server import ServerThread
 from kairos_api import TraceStep
 
 from .conftest import expected_trace, scenario, start_server
@@ -149,3 +151,19 @@ async def test_concurrent_runs_share_one_websocket(proxy: FaultProxy) -> None:
         )
     assert [len(t) for t in traces] == [300] * 20
     assert websocket_opens(proxy) == 1
+
+
+@pytest.mark.parametrize("transport", ["ws", "sse"])
+def test_a_stream_resumed_by_the_caller_starts_after_its_last_event_id(
+    server: ServerThread, transport: Literal["ws", "sse"]
+) -> None:
+    # StreamInput(last_event_id=...) from the caller (as client.trace() waits for the end):
+    # the first step is the one after it, on either transport, with no gap reported.
+    with KairosClient(url=server.url, stream_transport=transport) as client:
+        record = client.simulation.create(scenario=scenario().to_model(), ticks=600)
+        ticks = [
+            step.t
+            for chunk in client.simulation.stream(id=record.id, last_event_id="450")
+            for step in chunk.steps
+        ]
+    assert ticks == list(range(451, 601))

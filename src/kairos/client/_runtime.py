@@ -102,9 +102,13 @@ class ClientRuntime:
         if owned_simulation is not None:
             on_abandon = self._canceller(owned_simulation, resources.http)
         chunks = procedure.tracked and procedure.output_model is TraceChunk
+        # A caller resuming a stream (``StreamInput(last_event_id=...)``) starts the machine's
+        # one tracked id there, so the exactly-once check expects the tick after it.
+        resume_after = getattr(input, "last_event_id", None)
         stream = await manager.subscribe(
             procedure.path,
             payload,
+            last_event_id=resume_after if isinstance(resume_after, str) else None,
             check=check_chunk if chunks else None,
             on_abandon=on_abandon,
         )

@@ -115,16 +115,18 @@ class StreamManager:
         path: str,
         input: object,
         *,
+        last_event_id: str | None = None,
         check: Check | None = None,
         on_abandon: Callable[[], Coroutine[Any, Any, object]] | None = None,
     ) -> Stream:
-        """Start a subscription on a connection with room (opening one if needed)."""
+        """Start a subscription on a connection with room (opening one if needed), resuming
+        after ``last_event_id`` when given."""
         if self._closed:
             raise RuntimeError("the client is closed")
         try:
             async with self._lock:
                 connection = await self._connection()
-                key = await connection.add(path, input, check=check)
+                key = await connection.add(path, input, last_event_id=last_event_id, check=check)
         except BaseException as exc:
             abandoned = on_abandon is not None and not isinstance(exc, KairosError)
             await _clean_up(on_abandon() if abandoned and on_abandon else None, path)
