@@ -436,7 +436,8 @@
     const danger = el("text", { x: MARGIN.left + box.plotW - 2, y: y(0.1) - 4, "text-anchor": "end", fill: "#b3261e" }, svg);
     danger.textContent = "danger (S < 0.1)";
     el("path", { class: "stability", d: band(series, series.smin, series.smax, x, y) }, svg);
-    const opacity = series.markers.length > 50 ? 0.2 : 0.45; // many markers: keep S readable
+    const lines = series.markers.filter((m) => !(MARKER_STYLES[m.kind] || DEFAULT_MARKER).background);
+    const opacity = lines.length > 50 ? 0.2 : 0.45; // many lines across the chart: keep S readable
     for (const marker of series.markers) {
       if (marker.tick < from || marker.tick > to) continue;
       const style = MARKER_STYLES[marker.kind] || DEFAULT_MARKER;
