@@ -288,3 +288,88 @@ def test_a_keyed_server_takes_the_key_from_a_form(tmp_path: Path, tab: Page) -> 
     assert key not in server.log.read_text()
     # The refusal before the key was given is not a console error: it is shown on the page.
     assert tab.errors() == []
+
+
+def test_decrees_prophecies_and_warnings_are_marked(serve: Serve, tab: Page) -> None:
+    from kairos import scenarios
+
+    ticks = 14_000  # 560 prophecies: more markers than the page keeps (500)
+    scenario = scenarios.get("capability-divergence").scenario().to_wire()
+    body = {"scenario": scenario, "ticks": ticks, "engineVersion": "1.6.0"}
+    created = httpx.post(serve.url + "/trpc/simulation.create", json=body)
+    assert created.status_code == 200, created.text
+    simulation = str(created.json()["result"]["data"]["id"])
+    tab.page.goto(serve.url + "/observe")
+    tab.until(f"s.rows.includes({simulation!r})")
+    tab.page.click(f"button[data-id='{simulation}']")
+    tab.until("s.following && s.tick > 0")
+
+    # A decree while the page follows the run: it arrives over the subscription.
+    event = {"type": "containment", "target": "frontier_model", "magnitude": 0.6}
+    before = tab.state()["tick"]
+    answer = httpx.post(
+        serve.url + "/trpc/simulation.decree", json={"id": simulation, "event": event}
+    )
+    assert answer.status_code == 200, answer.text
+    decree = answer.json()["result"]["data"]
+    record = serve.wait(simulation)
+    assert record["status"] == "completed"
+    tick = record["decrees"][0]["tick"]
+    assert before < tick, "the page read the decree's step before following it"
+    tab.until(f"!s.following && s.tick === {ticks}")
+    label = f"decree {decree['id']}: containment on frontier_model (0.6)"
+    live = tab.page.evaluate("() => window.kairosObserver.markers")
+    assert [(m["tick"], m["label"]) for m in live if m["kind"] == "decree"] == [(tick, label)]
+
+    # The page's own markers of the stream are the server's (simulation.series) ones.
+    series = serve.query("simulation.series", {"id": simulation, "maxMarkers": 2000})
+    assert series["markersTotal"] == len(series["markers"]) == tab.state()["markers"]
+    # Over 500, the page left out every other prophecy, and nothing else.
+    assert len(live) <= 500 < series["markersTotal"]
+    assert [m for m in live if m["kind"] != "prophecy"] == [
+        m for m in series["markers"] if m["kind"] != "prophecy"
+    ]
+    prophecies = [m for m in series["markers"] if m["kind"] == "prophecy"]
+    kept = [m for m in live if m["kind"] == "prophecy"]
+    assert kept and all(m in prophecies for m in kept) and kept[0] == prophecies[0]
+    assert kept[-1]["tick"] >= ticks - 50  # spread over the run, not its first 500
+    kinds = {m["kind"] for m in series["markers"]}
+    assert {"decree", "prophecy", "warning", "event", "basinLoss"} <= kinds
+
+    # Opened afresh, the chart draws them from simulation.series.
+    tab.page.click(f"button[data-id='{simulation}']")
+    tab.until(f"s.selected === {simulation!r} && !s.following && s.tick === {ticks}")
+    chart = tab.page.locator("#stability-chart")
+    decrees = chart.locator(".marker-decree title")
+    assert decrees.count() == 1 and decrees.text_content() == f"tick {tick:,}: {label}"
+    assert chart.locator(".marker-event").count() >= 1
+    assert chart.locator(".marker-warning").count() >= 1
+    assert chart.locator(".marker-prophecy").count() >= 100
+    legend = tab.page.inner_text("#legend")
+    for name in ("decree", "prophecy", "warning", "event", "basin loss"):
+        assert name in legend
+
+    # By keyboard: the decree's entry in the list zooms the chart around its tick.
+    entry = tab.page.locator("#markers li[data-kind='decree'] button")
+    assert entry.inner_text() == f"tick {tick:,}"
+    entry.focus()
+    tab.page.keyboard.press("Enter")
+    tab.page.wait_for_function(
+        "() => !document.getElementById('range').textContent.startsWith('ticks 1\\u201314,000 ')"
+    )
+    tab.page.wait_for_selector("#stability-chart .marker-decree")
+    # Closer, on the chart: the run's first quarter, from the warnings to the decree.
+    tab.page.focus("#stability-chart")
+    tab.page.keyboard.press("+")
+    tab.page.keyboard.press("ArrowLeft")
+    tab.page.wait_for_function(
+        "() => document.getElementById('range').textContent.startsWith('ticks 1\\u20133,501 ')"
+    )
+    tab.page.wait_for_selector("#stability-chart .marker-warning")
+    tab.screenshot("observer-markers.png")
+    tab.page.evaluate(
+        "() => { document.activeElement.blur(); window.scrollTo(0, 0);"
+        " document.getElementById('markers').scrollTop = 0; }"
+    )
+    tab.page.screenshot(path=str(ARTIFACTS / "observer-markers-view.png"))  # docs/observer.png
+    assert tab.errors() == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from typing import Any
 
 import numpy as np
@@ -17,17 +18,18 @@ from kairos.server._series import (
     Columns,
     Marker,
     decode_lines,
+    mark_decrees,
     reduce_series,
     scan_lines,
     spread,
 )
-from kairos.server._storage import NewSimulation, Store
+from kairos.server._storage import DecreeRecord, NewSimulation, Store
 from tests.engine.scenarios import paradox_scenario, rich_scenario
-from tests.server.conftest import Wire
+from tests.server.conftest import SCENARIO, Wire
 
 
-def lines_of(scenario: dict[str, Any], ticks: int) -> list[bytes]:
-    return [line.rstrip(b"\n") for line in engine.iter_lines(scenario, ticks)]
+def lines_of(scenario: dict[str, Any], ticks: int, version: str | None = None) -> list[bytes]:
+    return [line.rstrip(b"\n") for line in engine.iter_lines(scenario, ticks, version)]
 
 
 def columns_of(lines: list[bytes]) -> Columns:
@@ -40,9 +42,13 @@ def columns_of(lines: list[bytes]) -> Columns:
     return columns
 
 
-@pytest.mark.parametrize("scenario", [rich_scenario(), paradox_scenario()], ids=["rich", "paradox"])
-def test_the_scanner_reads_what_json_reads(scenario: dict[str, Any]) -> None:
-    lines = lines_of(scenario, 400)
+@pytest.mark.parametrize(
+    ("scenario", "version"),
+    [(rich_scenario(), None), (paradox_scenario(), None), (rich_scenario(), "1.6.0")],
+    ids=["rich", "paradox", "rich-1.6.0"],
+)
+def test_the_scanner_reads_what_json_reads(scenario: dict[str, Any], version: str | None) -> None:
+    lines = lines_of(scenario, 400, version)
     agents = tuple(sorted(json.loads(lines[0])["agents"]))
     for first in range(0, 400, 100):
         chunk = lines[first : first + 100]
@@ -53,6 +59,95 @@ def test_markers_of_every_kind_are_read() -> None:
     kinds = {m.kind for m in columns_of(lines_of(rich_scenario(), 300)).markers}
     kinds |= {m.kind for m in columns_of(lines_of(paradox_scenario(), 300)).markers}
     assert kinds == {"event", "basinLoss", "ghostBranch"}
+
+
+def test_prophecies_and_warnings_of_engine_1_6_are_markers() -> None:
+    lines = lines_of(rich_scenario(), 300, "1.6.0")
+    markers = columns_of(lines).markers
+    steps = [json.loads(line) for line in lines]
+    prophecies = [m for m in markers if m.kind == "prophecy"]
+    assert [m.tick for m in prophecies] == [s["t"] for s in steps if "prophecy" in s]
+    assert [m.tick for m in prophecies] == list(range(25, 301, 25))
+    first = steps[24]["prophecy"]
+    assert prophecies[0].label.startswith(f"prophecy: {first['predictedPhase']} at tick 75 ")
+    assert prophecies[0].agents == tuple(first["atRisk"])
+    warnings = [(m.tick, m.agents) for m in markers if m.kind == "warning"]
+    expected = [
+        (w["tick"], (w["agent"],) if "agent" in w else ())
+        for s in steps
+        for w in s.get("warnings", ())
+    ]
+    assert warnings == expected and len(expected) >= 2
+    system = next(m for m in markers if m.kind == "warning" and not m.agents)
+    assert system.label.startswith("warning: system stability ")
+    assert system.label.endswith(" fell below 0.45")
+    # Engine 1.5.0 steps have neither.
+    assert not {"prophecy", "warning"} & {
+        m.kind for m in columns_of(lines_of(rich_scenario(), 300)).markers
+    }
+
+
+def test_a_bucket_keeps_the_markers_of_all_its_steps() -> None:
+    columns = columns_of(lines_of(rich_scenario(), 300, "1.6.0"))
+    series = reduce_series(columns, 1, None, 4, 10_000)
+    assert series["bucketTicks"] == 128
+    assert series["markersTotal"] == len(columns.markers)
+    assert [(m["tick"], m["kind"]) for m in series["markers"]] == [
+        (m.tick, m.kind) for m in columns.markers
+    ]
+    assert len({m["tick"] for m in series["markers"] if m["tick"] <= 128}) > 5
+
+
+def decree(ident: str, tick: int | None, status: str = "applied") -> DecreeRecord:
+    event = json.dumps({"type": "containment", "target": "m"})
+    return DecreeRecord(ident, "sim", event, None, status, tick, None, "t", 0)
+
+
+def test_the_events_of_decrees_become_decree_markers() -> None:
+    markers = [
+        Marker(5, "event", "capability_jump on m (0.3)", ("m",)),
+        Marker(5, "basinLoss", "basin loss: m", ("m",)),
+        Marker(5, "event", "containment on m (0.6)", ("m",)),
+        Marker(5, "event", "containment on m (0.4)", ("m",)),
+        Marker(9, "event", "containment on m (0.6)", ("m",)),
+        Marker(12, "event", "containment on m (0.6)", ("m",)),
+    ]
+    decrees = [
+        decree("dcr_a", 5),
+        decree("dcr_b", 5),
+        decree("dcr_c", 12),
+        decree("dcr_late", None, "pending"),
+        decree("dcr_no", None, "rejected"),
+    ]
+    mark_decrees(markers, decrees, 1)
+    assert [(m.tick, m.kind) for m in markers] == [
+        (5, "event"),  # the scenario's own event of tick 5 comes first
+        (5, "basinLoss"),
+        (5, "decree"),
+        (5, "decree"),
+        (9, "event"),
+        (12, "decree"),
+    ]
+    assert markers[2].label == "decree dcr_a: containment on m (0.6)"
+    assert markers[3].label == "decree dcr_b: containment on m (0.4)"
+    # Markers read before (ticks under first_tick) are not marked again.
+    again = [Marker(5, "event", "containment on m (0.6)", ("m",))]
+    mark_decrees(again, decrees, 6)
+    assert again[0].kind == "event"
+
+
+def test_prophecies_are_left_out_before_anything_else() -> None:
+    markers = [Marker(t, "prophecy", "", ()) for t in range(25, 2501, 25)]
+    markers += [Marker(t, "decree", "", ()) for t in (333, 1777)]
+    markers += [Marker(t, "warning", "", ()) for t in (40, 41)]
+    markers.sort(key=lambda m: m.tick)
+    kept = spread(markers, 10)
+    assert len(kept) == 10 and [m.tick for m in kept] == sorted(m.tick for m in kept)
+    assert [m.tick for m in kept if m.kind != "prophecy"] == [40, 41, 333, 1777]
+    prophecies = [m.tick for m in kept if m.kind == "prophecy"]
+    assert len(prophecies) == 6 and (prophecies[0], prophecies[-1]) == (25, 2500)
+    only = spread([Marker(t, "decree", "", ()) for t in range(1, 101)], 3)
+    assert [m.tick for m in only] == [1, 51, 100]
 
 
 def test_lines_of_another_shape_are_decoded_with_json() -> None:
@@ -179,6 +274,37 @@ def test_the_procedure_over_http(wire: Wire, keyed_server: ServerThread) -> None
     alpha, beta = Wire(keyed_server.url, "krs_alpha"), Wire(keyed_server.url, "krs_beta")
     mine = alpha.create(ticks=50)
     assert beta.query("simulation.series", {"id": mine["id"]}).status_code == 404
+
+
+def test_a_decree_shows_at_the_tick_it_took_effect(wire: Wire) -> None:
+    scenario = {**SCENARIO, "name": "decreed"}
+    body = {"scenario": scenario, "ticks": 40_000, "engineVersion": "1.6.0"}
+    sim = wire.data(wire.mutate("simulation.create", body))
+
+    def record() -> dict[str, Any]:
+        return dict(wire.data(wire.query("simulation.get", {"id": sim["id"]})))
+
+    while record()["tick"] < 30:
+        time.sleep(0.02)
+    event = {"type": "containment", "target": "model", "magnitude": 0.6}
+    filed = wire.data(wire.mutate("simulation.decree", {"id": sim["id"], "event": event}))
+    while (applied := record()["decrees"][0])["tick"] is None:
+        time.sleep(0.02)
+    tick = applied["tick"]
+    while record()["tick"] < tick + 30:
+        time.sleep(0.02)
+    expected = [(tick, f"decree {filed['id']}: containment on model (0.6)")]
+
+    def decrees() -> list[tuple[int, str]]:
+        series = wire.data(wire.query("simulation.series", {"id": sim["id"], "maxMarkers": 2000}))
+        assert [m["tick"] for m in series["markers"] if m["kind"] == "event"] == [3]
+        assert "prophecy" in {m["kind"] for m in series["markers"]}
+        return [(m["tick"], m["label"]) for m in series["markers"] if m["kind"] == "decree"]
+
+    assert decrees() == expected  # while the run goes on
+    wire.mutate("simulation.cancel", {"id": sim["id"]})
+    wire.wait(sim["id"])
+    assert decrees() == expected  # read further by the same cache: marked once
 
 
 def test_a_queued_simulation_has_an_empty_series(tmp_path: Any) -> None:

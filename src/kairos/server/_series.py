@@ -10,7 +10,9 @@ Reading the columns uses a scanner over the stored canonical JSON lines (a few r
 expressions per chunk, several times faster than ``json.loads``); a chunk whose lines do not
 have the expected shape is decoded with ``json`` instead, so the result is the same either way.
 Markers come from the few lines that carry one, decoded in full. A new kind of marker is one
-more :class:`MarkerKind` in :data:`MARKER_KINDS`.
+more :class:`MarkerKind` in :data:`MARKER_KINDS`. A decree shows in the step of the tick it took
+effect as one of its events (the last ones of that tick, in the order the decrees took effect):
+:func:`mark_decrees` turns those event markers into ``decree`` markers.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from kairos.server._store_api import SimulationStore
+
+if TYPE_CHECKING:
+    from kairos.server._storage import DecreeRecord
 
 PHASES = ("resonant", "volatile", "stagnant")
 _PHASE_CODE = {name.encode(): code for code, name in enumerate(PHASES)}
@@ -82,17 +87,69 @@ def _events(step: dict[str, Any]) -> Iterator[Marker]:
         yield Marker(int(step["t"]), "event", label, (str(target),) if target else ())
 
 
+def _warnings(step: dict[str, Any]) -> Iterator[Marker]:
+    for warning in step.get("warnings") or ():
+        agent = warning.get("agent")
+        whose = f"{agent}'s stability" if agent else "system stability"
+        label = f"warning: {whose} {warning['stability']:.3g} fell below {warning['level']:g}"
+        yield Marker(int(warning["tick"]), "warning", label, (str(agent),) if agent else ())
+
+
+def _prophecies(step: dict[str, Any]) -> Iterator[Marker]:
+    prophecy = step.get("prophecy")
+    if prophecy:
+        tick, horizon = int(prophecy["tick"]), int(prophecy["horizon"])
+        at_risk = tuple(str(a) for a in prophecy["atRisk"])
+        label = (
+            f"prophecy: {prophecy['predictedPhase']} at tick {tick + horizon} "
+            f"(confidence {prophecy['confidence']:g}, loss risk {prophecy['lossRisk']:g}"
+            + (f": {', '.join(at_risk)}" if at_risk else "")
+            + ")"
+        )
+        yield Marker(tick, "prophecy", label, at_risk)
+
+
 MARKER_KINDS: tuple[MarkerKind, ...] = (
     MarkerKind(b'"losses":[{', _basin_losses),
     MarkerKind(b'"ghost":{', _ghost_branches),
     MarkerKind(b'"events":[{', _events),
+    MarkerKind(b'"warnings":[{', _warnings),
+    MarkerKind(b'"prophecy":{', _prophecies),
 )
-"""Every kind of marker the chart draws, in the order they are read from a step."""
+"""Every kind of marker read from a step, in the order they are read. ``decree`` markers are
+event markers marked by :func:`mark_decrees`."""
+
+BACKGROUND_KINDS = frozenset({"prophecy"})
+"""Kinds that come at a regular interval: when markers must be left out, these go first, so a
+run's prophecies (one every 25 ticks) never crowd out its decrees, losses or warnings."""
 
 
 def step_markers(step: dict[str, Any]) -> list[Marker]:
     """The markers of one decoded step."""
     return [marker for kind in MARKER_KINDS for marker in kind.extract(step)]
+
+
+def mark_decrees(markers: list[Marker], decrees: Iterable[DecreeRecord], first_tick: int) -> None:
+    """Turn the event markers of applied decrees (ticks from ``first_tick``) into ``decree``
+    markers, in place: a decree's event is among the events of the step of the tick it took
+    effect, after the scenario's own, in the order the decrees took effect."""
+    by_tick: dict[int, list[DecreeRecord]] = {}
+    for decree in decrees:
+        if decree.status == "applied" and decree.tick is not None and decree.tick >= first_tick:
+            by_tick.setdefault(decree.tick, []).append(decree)
+    if not by_tick:
+        return
+    events = Counter(m.tick for m in markers if m.kind == "event" and m.tick in by_tick)
+    seen: Counter[int] = Counter()
+    for i, marker in enumerate(markers):
+        if marker.kind != "event" or marker.tick not in by_tick:
+            continue
+        applied = by_tick[marker.tick]
+        position = seen[marker.tick] - (events[marker.tick] - len(applied))
+        seen[marker.tick] += 1
+        if position >= 0:
+            label = f"decree {applied[position].id}: {marker.label}"
+            markers[i] = marker._replace(kind="decree", label=label)
 
 
 _NUMBER = rb"(-?[0-9][0-9.eE+-]*)"
@@ -229,6 +286,8 @@ class SeriesCache:
         lock, columns = entry
         with lock:
             columns = self._entries.get(simulation_id, entry)[1]
+            read_from = len(columns.markers) if columns is not None else 0
+            first_new = columns.tick + 1 if columns is not None else 1
             for first, _last, lines in self.store.iter_chunks(
                 simulation_id, after_tick=columns.tick if columns is not None else 0
             ):
@@ -237,6 +296,11 @@ class SeriesCache:
                     columns.gamma = np.empty((0, len(columns.agents)))
                     columns.lam = np.empty((0, len(columns.agents)))
                 columns.append(scan_lines(lines, first, columns.agents))
+            if columns is not None and any(m.kind == "event" for m in columns.markers[read_from:]):
+                # A decree's tick is recorded before its step is computed, so before it is read.
+                new = columns.markers[read_from:]
+                mark_decrees(new, self.store.decrees(simulation_id), first_new)
+                columns.markers[read_from:] = new
             with self._lock:
                 self._entries[simulation_id] = (lock, columns)
                 self._evict(keep=simulation_id)
@@ -343,7 +407,20 @@ def _agent_columns(
 
 
 def spread(markers: Sequence[Marker], limit: int) -> list[Marker]:
-    """At most ``limit`` of the markers, evenly spread over the list (all when they fit)."""
+    """At most ``limit`` of the markers, in tick order (all when they fit). When they do not,
+    the :data:`BACKGROUND_KINDS` are left out first; what is cut is cut evenly over the list."""
+    if len(markers) <= limit:
+        return list(markers)
+    foreground = [m for m in markers if m.kind not in BACKGROUND_KINDS]
+    if len(foreground) >= limit:
+        return _even(foreground, limit)
+    background = [m for m in markers if m.kind in BACKGROUND_KINDS]
+    kept = foreground + _even(background, limit - len(foreground))
+    return sorted(kept, key=lambda m: m.tick)
+
+
+def _even(markers: Sequence[Marker], limit: int) -> list[Marker]:
+    """At most ``limit`` of the markers, evenly spread over the list."""
     if len(markers) <= limit:
         return list(markers)
     if limit == 0:

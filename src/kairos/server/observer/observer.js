@@ -17,10 +17,16 @@
   const FINAL = new Set(["completed", "failed", "cancelled"]);
 
   // How each kind of marker is drawn; a kind the page does not know gets DEFAULT_MARKER.
+  // Colours have at least 4.5:1 contrast on white. Prophecies come every 25 ticks: they sit in
+  // a row of their own above the others, without a line across the chart, and are the first
+  // left out when there are too many markers (as simulation.series leaves them out).
   const MARKER_STYLES = {
-    basinLoss: { name: "basin loss", color: "#b3261e", shape: "triangle" },
-    ghostBranch: { name: "ghost branch", color: "#6a1b9a", shape: "diamond" },
-    event: { name: "event", color: "#1b1f24", shape: "circle" },
+    basinLoss: { name: "basin loss", color: "#b3261e", shape: "triangle", note: "a model lost its basin" },
+    ghostBranch: { name: "ghost branch", color: "#6a1b9a", shape: "diamond", note: "a paradox, retried" },
+    event: { name: "event", color: "#1b1f24", shape: "circle", note: "scheduled in the scenario" },
+    decree: { name: "decree", color: "#00696f", shape: "flag", note: "an intervention, at the tick it took effect" },
+    warning: { name: "warning", color: "#8a4b00", shape: "down", note: "stability fell below 0.45" },
+    prophecy: { name: "prophecy", color: "#3b4a6b", shape: "ring", row: 1, background: true, note: "the phase 50 ticks ahead if nothing is done; filled: a basin at risk" },
   };
   const DEFAULT_MARKER = { name: "other", color: "#4a5260", shape: "square" };
 
@@ -40,7 +46,32 @@
       label: event.type + (event.target ? ` on ${event.target}` : "") +
         (event.magnitude != null ? ` (${g(event.magnitude, 6)})` : ""),
     })),
+    (step) => (step.warnings || []).map((warning) => ({
+      tick: warning.tick, kind: "warning", agents: warning.agent ? [warning.agent] : [],
+      label: `warning: ${warning.agent ? warning.agent + "'s stability" : "system stability"} ` +
+        `${g(warning.stability, 3)} fell below ${g(warning.level, 6)}`,
+    })),
+    (step) => (step.prophecy ? [{
+      tick: step.prophecy.tick, kind: "prophecy", agents: step.prophecy.atRisk,
+      label: `prophecy: ${step.prophecy.predictedPhase} at tick ${step.prophecy.tick + step.prophecy.horizon} ` +
+        `(confidence ${g(step.prophecy.confidence, 6)}, loss risk ${g(step.prophecy.lossRisk, 6)}` +
+        (step.prophecy.atRisk.length ? `: ${step.prophecy.atRisk.join(", ")}` : "") + ")",
+    }] : []),
   ];
+
+  // A decree's event is among the events of the step of the tick it took effect: the last ones,
+  // in the order the decrees took effect (as simulation.series marks them, server/_series.py).
+  function markDecrees(markers, decrees) {
+    if (!decrees.length) return markers;
+    const events = markers.filter((m) => m.kind === "event");
+    const first = events.length - decrees.length;
+    return markers.map((m) => {
+      if (m.kind !== "event") return m;
+      const position = events.indexOf(m) - first;
+      if (position < 0) return m;
+      return { ...m, kind: "decree", label: `decree ${decrees[position].id}: ${m.label}` };
+    });
+  }
 
   const AGENT_COLORS = ["#0b57d0", "#b3261e", "#1e6b34", "#6a1b9a", "#8a4b00", "#00696f"];
 
@@ -220,16 +251,22 @@
       return PHASES[c.indexOf(Math.max(c[0], c[1], c[2]))];
     }
 
-    addSteps(steps) {
+    addSteps(steps, decrees) {
+      const byTick = new Map();
+      for (const decree of decrees || []) {
+        if (decree.tick == null) continue;
+        if (!byTick.has(decree.tick)) byTick.set(decree.tick, []);
+        byTick.get(decree.tick).push(decree);
+      }
       for (const step of steps) {
         if (step.t <= this.tick) { this.duplicates += 1; continue; }
         if (step.t !== this.tick + 1) this.gaps += 1;
-        this.add(step);
+        this.add(step, byTick.get(step.t) || []);
       }
       while (this.start.length > BUCKETS) this.widen();
     }
 
-    add(step) {
+    add(step, decrees) {
       if (!this.names.length) {
         this.names = Object.keys(step.agents).sort();
         for (const name of this.names) this.agents[name] = { gmin: [], gmax: [], lmin: [], lmax: [] };
@@ -264,13 +301,22 @@
           a.lmin.push(v.lambda); a.lmax.push(v.lambda);
         }
       }
-      for (const extract of STEP_MARKERS) {
-        for (const marker of extract(step)) {
-          this.markersTotal += 1;
-          if (this.markers.length < MAX_MARKERS) this.markers.push(marker);
-        }
+      const markers = markDecrees(STEP_MARKERS.flatMap((extract) => extract(step)), decrees || []);
+      for (const marker of markers) {
+        this.markersTotal += 1;
+        this.markers.push(marker);
       }
+      if (this.markers.length > MAX_MARKERS) this.thinMarkers();
       this.tick = t;
+    }
+
+    // Too many markers: every other background marker (prophecies) goes first; without any,
+    // the latest go (the earlier ones stay, as they were shown).
+    thinMarkers() {
+      const background = (m) => (MARKER_STYLES[m.kind] || DEFAULT_MARKER).background;
+      let seen = 0;
+      const kept = this.markers.filter((m) => !background(m) || seen++ % 2 === 0);
+      this.markers = kept.length < this.markers.length ? kept : this.markers.slice(0, MAX_MARKERS);
     }
 
     widen() {
@@ -311,7 +357,7 @@
 
   /* ---- Drawing (SVG) ------------------------------------------------------------------- */
 
-  const MARGIN = { left: 48, right: 14, top: 24, bottom: 26 };
+  const MARGIN = { left: 48, right: 14, top: 38, bottom: 26 };
 
   function frame(svg, height) {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
@@ -352,10 +398,13 @@
     return top.length ? "M" + top.join("L") + "L" + bottom.reverse().join("L") + "Z" : "";
   }
 
-  function markerShape(svg, style, cx, cy, label) {
+  function markerShape(svg, style, cx, cy, label, filled) {
     const group = el("g", { fill: style.color }, svg);
     const r = 5;
-    if (style.shape === "triangle") el("path", { d: `M${cx},${cy - r}L${cx + r},${cy + r}L${cx - r},${cy + r}Z` }, group);
+    if (style.shape === "flag") el("path", { d: `M${cx - r + 1},${cy + r}V${cy - r}H${cx + r}L${cx + 2},${cy - 1}L${cx + r},${cy + 3}H${cx - r + 3}V${cy + r}Z` }, group);
+    else if (style.shape === "down") el("path", { d: `M${cx},${cy + r}L${cx + r},${cy - r}L${cx - r},${cy - r}Z` }, group);
+    else if (style.shape === "ring") el("circle", { cx, cy, r: r - 1.5, fill: filled === false ? "#ffffff" : style.color, stroke: style.color, "stroke-width": 2 }, group);
+    else if (style.shape === "triangle") el("path", { d: `M${cx},${cy - r}L${cx + r},${cy + r}L${cx - r},${cy + r}Z` }, group);
     else if (style.shape === "diamond") el("path", { d: `M${cx},${cy - r}L${cx + r},${cy}L${cx},${cy + r}L${cx - r},${cy}Z` }, group);
     else if (style.shape === "circle") el("circle", { cx, cy, r: r - 1 }, group);
     else el("rect", { x: cx - r + 1, y: cy - r + 1, width: 2 * r - 2, height: 2 * r - 2 }, group);
@@ -387,13 +436,15 @@
     const danger = el("text", { x: MARGIN.left + box.plotW - 2, y: y(0.1) - 4, "text-anchor": "end", fill: "#b3261e" }, svg);
     danger.textContent = "danger (S < 0.1)";
     el("path", { class: "stability", d: band(series, series.smin, series.smax, x, y) }, svg);
-    const opacity = series.markers.length > 50 ? 0.2 : 0.45; // many markers: keep S readable
+    const lines = series.markers.filter((m) => !(MARKER_STYLES[m.kind] || DEFAULT_MARKER).background);
+    const opacity = lines.length > 50 ? 0.2 : 0.45; // many lines across the chart: keep S readable
     for (const marker of series.markers) {
       if (marker.tick < from || marker.tick > to) continue;
       const style = MARKER_STYLES[marker.kind] || DEFAULT_MARKER;
       const mx = x(marker.tick + 0.5);
-      el("line", { x1: mx, x2: mx, y1: MARGIN.top, y2: MARGIN.top + box.plotH, stroke: style.color, "stroke-opacity": opacity }, svg);
-      markerShape(svg, style, mx, MARGIN.top - 10, `tick ${int(marker.tick)}: ${marker.label}`);
+      if (!style.background) el("line", { x1: mx, x2: mx, y1: MARGIN.top, y2: MARGIN.top + box.plotH, stroke: style.color, "stroke-opacity": opacity }, svg);
+      const shape = markerShape(svg, style, mx, MARGIN.top - 10 - 15 * (style.row || 0), `tick ${int(marker.tick)}: ${marker.label}`, markerFilled(marker));
+      shape.setAttribute("class", "marker marker-" + marker.kind);
     }
     xAxis(svg, box, x, from, to);
   }
@@ -429,14 +480,29 @@
       const icon = document.createElementNS(SVG, "svg");
       icon.setAttribute("width", "12");
       icon.setAttribute("height", "12");
-      markerShape(icon, style, 6, 6, style.name);
-      parts.push(`<span>${icon.outerHTML} ${style.name}</span>`);
+      markerShape(icon, style, 6, 6, style.name, kind === "prophecy" ? false : undefined);
+      parts.push(`<span class="legend-${kind}">${icon.outerHTML} <strong>${style.name}</strong>: ${style.note}</span>`);
     }
     series.names.forEach((name, k) => {
       const color = AGENT_COLORS[k % AGENT_COLORS.length];
-      parts.push(`<span style="color:${color}">■</span><span>${escapeHtml(name)}: Γ solid, Λ dashed</span>`);
+      parts.push(`<span><span style="color:${color}">■</span> ${escapeHtml(name)}: Γ solid, Λ dashed</span>`);
     });
     $("legend").innerHTML = parts.join(" ");
+  }
+
+  // A prophecy's ring is filled when it sees a basin at risk.
+  function markerFilled(marker) {
+    return marker.kind === "prophecy" ? marker.agents.length > 0 : undefined;
+  }
+
+  function markerIcon(marker) {
+    const icon = document.createElementNS(SVG, "svg");
+    icon.setAttribute("width", "12");
+    icon.setAttribute("height", "12");
+    icon.setAttribute("aria-hidden", "true");
+    markerShape(icon, MARKER_STYLES[marker.kind] || DEFAULT_MARKER, 6, 6, "", markerFilled(marker));
+    icon.querySelector("title").remove();
+    return icon;
   }
 
   function escapeHtml(text) {
@@ -573,7 +639,7 @@
       "simulation.stream", { id }, answer.tick > 0 ? String(answer.tick) : null, {
         onData: (chunk) => {
           if (app.selected !== id) return;
-          app.live.addSteps(chunk.steps);
+          app.live.addSteps(chunk.steps, chunk.decrees);
           scheduleDraw();
         },
         onDone: () => {
@@ -615,6 +681,9 @@
       button.type = "button";
       button.dataset.tick = marker.tick;
       button.textContent = `tick ${int(marker.tick)}`;
+      item.dataset.kind = marker.kind;
+      item.appendChild(markerIcon(marker));
+      item.appendChild(document.createTextNode(" "));
       item.appendChild(button);
       item.appendChild(document.createTextNode(` — ${marker.label}`));
       list.appendChild(item);
@@ -750,6 +819,9 @@
         firstDrawAt: app.firstDrawAt,
         errors: app.errors.slice(),
       };
+    },
+    get markers() {
+      return app.live ? app.live.markers : [];
     },
     get buckets() {
       const s = app.live;
