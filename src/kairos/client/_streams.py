@@ -97,6 +97,7 @@ class StreamManager:
         self._connections: list[Connection] = []
         self._lock = asyncio.Lock()
         self._closed = False
+        self._loop_ending = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._live: set[Stream] = set()
 
@@ -185,7 +186,9 @@ class StreamManager:
                     ended = True
                     return
                 else:
-                    ended = True
+                    # A failure because this manager is closing abandons the stream (what it
+                    # owns is cancelled), whether this consumer or aclose() releases it first.
+                    ended = not self._closed
                     raise _error(event, stream.path)
         finally:
             await self.release(stream, abandoned=not ended)
@@ -199,6 +202,9 @@ class StreamManager:
         # Made before anything is awaited: on_abandon notes synchronously what is left to do,
         # so that closing the client finishes it if this task is cancelled meanwhile.
         cleanup = stream.on_abandon() if abandoned and stream.on_abandon is not None else None
+        if cleanup is not None and self._loop_ending:
+            cleanup.close()  # noted, not run: the client's close finishes it
+            cleanup = None
         try:
             with contextlib.suppress(Exception):
                 await self._unsubscribe(stream)
@@ -230,6 +236,7 @@ class StreamManager:
         cut; the server stops their subscriptions) and what abandoned streams own is left noted
         for the client's close (see :meth:`release`)."""
         self._closed = True
+        self._loop_ending = loop_ending
         live, self._live = list(self._live), set()
         message = str(client_closed())
         for connection in self._connections:

@@ -6,15 +6,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from types import TracebackType
 
+from kairos._closing import ClosedOnExit
 from kairos.errors import KairosError
 from kairos.server._config import ServerConfig
 
 log = logging.getLogger("kairos.server")
 
 
-class ServerThread:
+class ServerThread(ClosedOnExit):
     """A uvicorn server on a daemon thread. ``start()`` returns once it accepts connections."""
 
     def __init__(self, config: ServerConfig, *, startup_timeout: float = 30.0) -> None:
@@ -69,14 +69,10 @@ class ServerThread:
         self._thread.join(timeout=30)
         self._thread = None
 
+    def close(self) -> None:
+        """The same as :meth:`stop` (leaving a ``with`` block calls it)."""
+        self.stop()
+
     def __enter__(self) -> ServerThread:
         self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

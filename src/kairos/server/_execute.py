@@ -94,24 +94,33 @@ def _run(
         if len(pending) >= chunk_steps or now - last_flush >= flush_seconds:
             if store.cancel_requested(record.id):
                 return _cancel(store, record.id)
-            with _engine_faults():
-                checkpoint = simulation.checkpoint()
-            store.append_chunk(record.id, first_tick, pending, checkpoint=checkpoint)
-            decrees.take_up(simulation)
-            if on_progress is not None:
-                on_progress(record.id, simulation.tick)
+            _store_chunk(store, record, simulation, first_tick, pending, decrees, on_progress)
             first_tick, pending, last_flush = simulation.tick + 1, [], now
     if pending:
-        with _engine_faults():
-            checkpoint = simulation.checkpoint()
-        store.append_chunk(record.id, first_tick, pending, checkpoint=checkpoint)
-        decrees.take_up(simulation)
-        if on_progress is not None:
-            on_progress(record.id, simulation.tick)
+        _store_chunk(store, record, simulation, first_tick, pending, decrees, on_progress)
     with _engine_faults():
         summary_json = engine.canonical_json(summary.summary())
     done = store.finish(record.id, "completed", completed_at=utc_now(), summary_json=summary_json)
     return done.status if done else "completed"
+
+
+def _store_chunk(
+    store: SimulationStore,
+    record: SimulationRecord,
+    simulation: engine.Simulation,
+    first_tick: int,
+    lines: list[bytes],
+    decrees: _Decrees,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Store the steps computed since ``first_tick`` with the checkpoint after them, then take
+    up the decrees filed meanwhile (they take effect at the next tick) and report progress."""
+    with _engine_faults():
+        checkpoint = simulation.checkpoint()
+    store.append_chunk(record.id, first_tick, lines, checkpoint=checkpoint)
+    decrees.take_up(simulation)
+    if on_progress is not None:
+        on_progress(record.id, simulation.tick)
 
 
 def decree_event(decree: DecreeRecord) -> dict[str, Any]:
