@@ -242,14 +242,20 @@ def test_a_broken_progress_channel_leaves_the_run_resumable(tmp_path: Path) -> N
     store = Store(tmp_path / "k.db")
     scenario = _file(store, "sim_orphan", 2_000)
 
+    broke_at: list[int] = []
+
     def server_gone(_id: str, tick: int) -> None:
+        # Chunks are also flushed on time (flush_seconds), so on a slow machine the first
+        # stored tick past 500 need not be 500 itself.
         if tick >= 500:
+            broke_at.append(tick)
             raise BrokenPipeError(32, "Broken pipe")
 
     with pytest.raises(BrokenPipeError):
         execute(store, "sim_orphan", chunk_steps=100, on_progress=server_gone)
     record = store.get("sim_orphan")
-    assert record is not None and record.status == "running" and record.tick == 500
+    assert broke_at and 500 <= broke_at[0] < 2_000
+    assert record is not None and record.status == "running" and record.tick == broke_at[0]
     assert execute(store, "sim_orphan", chunk_steps=100) == "completed"
     lines = check_stored_trace(store, "sim_orphan", 2_000)
     assert engine.trace_sha256(json.loads(line) for line in lines) == engine.trace_sha256(

@@ -103,7 +103,10 @@ def test_cancel_between_chunks(store: SimulationStore) -> None:
         store.request_cancel(sim_id)
 
     assert (
-        execute(store, "sim_e", chunk_steps=64, on_progress=cancel_after_first_chunk) == "cancelled"
+        execute(
+            store, "sim_e", chunk_steps=64, flush_seconds=1e9, on_progress=cancel_after_first_chunk
+        )
+        == "cancelled"
     )
     record = store.get("sim_e")
     assert record.status == "cancelled" and record.tick == 64
