@@ -155,10 +155,8 @@ class Collector:
         else:
             self._steps.extend(steps)
             if self._rejected is None:
-                fold = self._summary.add
                 try:
-                    for step in steps:
-                        fold(step)
+                    self._summary.add_many(steps)
                 except ValueError as exc:
                     self._rejected = exc
         if steps:
