@@ -90,12 +90,19 @@ class Creator(threading.Thread):
 class Streamer(threading.Thread):
     """Streams one run across the crashes (the client reconnects and resumes)."""
 
-    def __init__(self, url: str, name: str, seed: int, ticks: int) -> None:
+    def __init__(
+        self, url: str, name: str, seed: int, ticks: int, *, hold_at: int | None = None
+    ) -> None:
         super().__init__(daemon=True)
         self.url, self.name, self.seed, self.ticks = url, name, seed, ticks
         self.hasher = TraceHasher()
         self.error: BaseException | None = None
         self.simulation_id: str | None = None
+        self.hold_at = hold_at
+        """Stop reading after this many steps until ``release`` is set (the stream stays open,
+        however fast the server computes): ``holding`` tells when it got there."""
+        self.holding = threading.Event()
+        self.release = threading.Event()
 
     def run(self) -> None:
         try:
@@ -104,6 +111,9 @@ class Streamer(threading.Thread):
                     reliability_scenario(self.name, self.seed), self.ticks, engine_version=VERSION
                 ):
                     self.hasher.add(step)
+                    if self.hasher.count == self.hold_at:
+                        self.holding.set()
+                        self.release.wait(120)
         except BaseException as exc:  # reported by the test
             self.error = exc
 

@@ -139,8 +139,8 @@ def test_kill_9_of_a_replica_loses_nothing_and_streams_go_on(
 
     accepted: dict[str, tuple[str, int, int]] = {}
     streamers = [
-        Streamer(balancer.url, "replica-stream-0", 90, 15_000),
-        Streamer(balancer.url, "replica-stream-1", 91, 10_000),
+        Streamer(balancer.url, "replica-stream-0", 90, 15_000, hold_at=1_000),
+        Streamer(balancer.url, "replica-stream-1", 91, 10_000, hold_at=1_000),
     ]
     for streamer in streamers:
         streamer.start()
@@ -157,7 +157,9 @@ def test_kill_9_of_a_replica_loses_nothing_and_streams_go_on(
     creator.start()
     wait_until(lambda: len(creator.accepted) >= 3, 60, "creates on replica A")
     assert balancer.routed.get(a.port, 0) > 0 and balancer.routed.get(b.port, 0) == 0
-    assert all(s.is_alive() for s in streamers), "the streams must be open across the kill"
+    for streamer in streamers:  # each has read a part from A and holds its stream open
+        assert streamer.holding.wait(60), f"{streamer.name}: {streamer.error!r}"
+        assert streamer.is_alive(), f"{streamer.name}: {streamer.error!r}"
     a_workers = a.worker_pids()
     a.kill()  # kill -9 of the server process, creates in flight; its workers die with it
     on_a = len(creator.accepted)
@@ -167,6 +169,8 @@ def test_kill_9_of_a_replica_loses_nothing_and_streams_go_on(
     creator.join(20)
     accepted.update(creator.accepted)
     wait_until(lambda: not any(psutil_alive(p) for p in a_workers), 10, "A's workers to die")
+    for streamer in streamers:  # the rest of each stream comes from B
+        streamer.release.set()
 
     for streamer in streamers:
         streamer.join(180)
