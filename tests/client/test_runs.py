@@ -186,3 +186,44 @@ def test_run_reports_progress_chunk_by_chunk(client: KairosClient) -> None:
         return seen
 
     assert sum(asyncio.run(arun())) == 700
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_run_to_disk_left_by_an_error_keeps_every_step_received(
+    client: KairosClient, tmp_path: Path
+) -> None:
+    """The file of a run that fails mid-stream (here its progress callback raises after the
+    first chunk) is closed at once, with every step received: sync and async alike."""
+
+    def stop_after_first_chunk(received: list[int]) -> object:
+        def progress(steps: int) -> None:
+            received.append(steps)
+            raise _Stop
+
+        return progress
+
+    sync_seen: list[int] = []
+    path = tmp_path / "sync.jsonl"
+    with pytest.raises(_Stop) as info:
+        client.run(scenario(), 3_000, out=path, progress=stop_after_first_chunk(sync_seen))
+    # The exception (alive here) holds the run's frames: only closing the file flushes it.
+    assert info.value is not None
+    assert len(LazyTrace.open(path)) == sync_seen[0] > 0
+
+    async def arun() -> list[int]:
+        seen: list[int] = []
+        with pytest.raises(_Stop) as ainfo:
+            await client.arun(
+                scenario(),
+                3_000,
+                out=tmp_path / "async.jsonl",
+                progress=stop_after_first_chunk(seen),
+            )
+        assert ainfo.value is not None
+        assert len(LazyTrace.open(tmp_path / "async.jsonl")) == seen[0] > 0
+        return seen
+
+    assert len(asyncio.run(arun())) == 1

@@ -11,29 +11,16 @@ from typing import Any, Literal, overload
 from kairos._arguments import Arguments
 from kairos._closing import ClosedOnExit
 from kairos.trace import LazyTrace, Trace
-from kairos_api import (
-    Decree,
-    DecreeEvent,
-    KairosAPI,
-    Simulation,
-    SimulationIdInput,
-    StreamInput,
-    TraceStep,
-)
+from kairos_api import Decree, DecreeEvent, KairosAPI, TraceStep
 from kairos_api.enums import AISafetyEventType
-from kairos_api.procedures import (
-    SIMULATION_CREATE,
-    SIMULATION_DECREE,
-    SIMULATION_GET,
-    SIMULATION_SCENARIO,
-    SIMULATION_STREAM,
-)
+from kairos_api.procedures import SIMULATION_DECREE
 
 from . import _embedded
 from ._connections import Connections
+from ._flows import adrive, drive, run_chunks, run_flow, trace_flow
 from ._logging import configure_from_env
 from ._preflight import ScenarioLike, check_run, create_request
-from ._runs import Collector, check_complete, create_input, decree_input, metadata_of
+from ._runs import create_input, decree_input
 from ._runtime import ClientRuntime, check_arguments
 from ._settings import ClientSettings, env_api_key, env_url
 
@@ -240,21 +227,8 @@ class KairosClient(ClosedOnExit, KairosAPI):
             progress=progress,
             retry_create_on_connection_error=retry_create_on_connection_error,
         )
-        record = self._runtime.call(
-            SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
-        )
-        collector = Collector(record, out, metadata_of(record, _wire(request.scenario)))
-        try:
-            for chunk in self._runtime.subscribe(
-                SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
-            ):
-                collector.add(chunk.steps, chunk.decrees)
-                if progress is not None:
-                    progress(len(chunk.steps))
-            return collector.finish()
-        except BaseException:
-            collector.abort()
-            raise
+        flow = run_flow(request, out, progress, retry_create_on_connection_error)
+        return drive(flow, self._runtime)
 
     @overload
     async def arun(
@@ -312,21 +286,8 @@ class KairosClient(ClosedOnExit, KairosAPI):
             progress=progress,
             retry_create_on_connection_error=retry_create_on_connection_error,
         )
-        record = await self._runtime.acall(
-            SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
-        )
-        collector = Collector(record, out, metadata_of(record, _wire(request.scenario)))
-        try:
-            async for chunk in self._runtime.asubscribe(
-                SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
-            ):
-                collector.add(chunk.steps, chunk.decrees)
-                if progress is not None:
-                    progress(len(chunk.steps))
-            return collector.finish()
-        except BaseException:
-            collector.abort()
-            raise
+        flow = run_flow(request, out, progress, retry_create_on_connection_error)
+        return await adrive(flow, self._runtime)
 
     def stream_run(
         self,
@@ -354,20 +315,14 @@ class KairosClient(ClosedOnExit, KairosAPI):
         request = create_input(model, ticks, engine_version, organization_id, idempotency_key)
 
         def steps() -> Iterator[TraceStep]:
-            record = self._runtime.call(
-                SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
-            )
-            last = 0
-            chunks = self._runtime.subscribe(
-                SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
+            chunks = self._connections.bridge.iterate(
+                lambda: run_chunks(self._runtime, request, retry_create_on_connection_error)
             )
             try:
                 for chunk in chunks:
                     yield from chunk.steps
-                    last = chunk.steps[-1].t
             finally:
                 chunks.close()
-            check_complete(record, last)
 
         return steps()
 
@@ -389,19 +344,11 @@ class KairosClient(ClosedOnExit, KairosAPI):
         request = create_input(model, ticks, engine_version, organization_id, idempotency_key)
 
         async def steps() -> AsyncIterator[TraceStep]:
-            record: Simulation = await self._runtime.acall(
-                SIMULATION_CREATE, request, allow_unsafe_retry=retry_create_on_connection_error
-            )
-            last = 0
-            chunks = self._runtime.asubscribe(
-                SIMULATION_STREAM, StreamInput(id=record.id), owned_simulation=record.id
-            )
+            chunks = run_chunks(self._runtime, request, retry_create_on_connection_error)
             async with contextlib.aclosing(chunks):
                 async for chunk in chunks:
                     for step in chunk.steps:
                         yield step
-                    last = chunk.steps[-1].t
-            check_complete(record, last)
 
         return steps()
 
@@ -466,22 +413,7 @@ class KairosClient(ClosedOnExit, KairosAPI):
         A failed or cancelled simulation raises ``SimulationError``; an unknown id
         ``NotFoundError``."""
         ident = _trace_arguments(simulation_id, out, "KairosClient.trace()")
-        record = self._runtime.call(SIMULATION_GET, SimulationIdInput(id=ident))
-        # Wait for the end without downloading the steps: resume the stream at its last step.
-        last = StreamInput(id=ident, last_event_id=str(record.ticks - 1))
-        for _ in self._runtime.subscribe(SIMULATION_STREAM, last):
-            pass
-        record = self._runtime.call(SIMULATION_GET, SimulationIdInput(id=ident))
-        scenario = self._runtime.call(SIMULATION_SCENARIO, SimulationIdInput(id=ident))
-        metadata = metadata_of(record, _wire(scenario.scenario), record.decrees)
-        collector = Collector(record, out, metadata)
-        try:
-            for chunk in self._runtime.subscribe(SIMULATION_STREAM, StreamInput(id=ident)):
-                collector.add(chunk.steps)
-            return collector.finish()
-        except BaseException:
-            collector.abort()
-            raise
+        return drive(trace_flow(ident, out), self._runtime)
 
     @overload
     async def atrace(self, simulation_id: str, *, out: None = None) -> Trace: ...
@@ -494,21 +426,7 @@ class KairosClient(ClosedOnExit, KairosAPI):
     ) -> Trace | LazyTrace:
         """The async twin of :meth:`trace`."""
         ident = _trace_arguments(simulation_id, out, "KairosClient.atrace()")
-        record = await self._runtime.acall(SIMULATION_GET, SimulationIdInput(id=ident))
-        last = StreamInput(id=ident, last_event_id=str(record.ticks - 1))
-        async for _ in self._runtime.asubscribe(SIMULATION_STREAM, last):
-            pass
-        record = await self._runtime.acall(SIMULATION_GET, SimulationIdInput(id=ident))
-        scenario = await self._runtime.acall(SIMULATION_SCENARIO, SimulationIdInput(id=ident))
-        metadata = metadata_of(record, _wire(scenario.scenario), record.decrees)
-        collector = Collector(record, out, metadata)
-        try:
-            async for chunk in self._runtime.asubscribe(SIMULATION_STREAM, StreamInput(id=ident)):
-                collector.add(chunk.steps)
-            return collector.finish()
-        except BaseException:
-            collector.abort()
-            raise
+        return await adrive(trace_flow(ident, out), self._runtime)
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -537,12 +455,6 @@ class KairosClient(ClosedOnExit, KairosAPI):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _wire(scenario: Any) -> dict[str, Any]:
-    """A scenario model in wire form (as the server stores it)."""
-    wire: dict[str, Any] = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return wire
 
 
 def _trace_arguments(simulation_id: object, out: object, where: str) -> str:
