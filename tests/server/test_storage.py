@@ -8,9 +8,8 @@ import threading
 
 import pytest
 
-from kairos.server._storage import IdempotencyConflict, NewSimulation
+from kairos.server._store_api import IdempotencyConflict, NewSimulation, open_store
 from kairos.server._store_api import SimulationStore as Store
-from kairos.server._store_api import open_store
 
 
 def _new(
