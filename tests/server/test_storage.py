@@ -4,11 +4,12 @@ chunked traces and checkpoints."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 
 import pytest
 
-from kairos.server._store_api import IdempotencyConflict, NewSimulation, open_store
+from kairos.server._store_api import IdempotencyConflict, NewSimulation, StorageError, open_store
 from kairos.server._store_api import SimulationStore as Store
 
 
@@ -149,3 +150,18 @@ def test_records_survive_reopening(store_location: str) -> None:
     second = open_store(store_location)
     assert second.get("sim_1").tick == 3
     assert second.latest_checkpoint("sim_1") == (3, b"cp")
+
+
+def test_a_database_of_another_schema_version_is_a_typed_error(store_location: str) -> None:
+    open_store(store_location).close()
+    if store_location.startswith("postgresql://"):
+        from kairos.server._pg_store import connect
+
+        with connect(store_location) as db:
+            db.execute("UPDATE kairos_meta SET value = '99' WHERE key = 'schema_version'")
+    else:
+        with sqlite3.connect(store_location) as db:
+            db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        db.close()
+    with pytest.raises(StorageError, match="holds storage schema version 99; this server reads"):
+        open_store(store_location)

@@ -2,9 +2,10 @@
 
 Two backends sit behind :class:`SimulationStore`: SQLite (``_storage.Store``, the embedded
 default: one server, its local workers, one file) and PostgreSQL (``_pg_store.PostgresStore``:
-several replicas sharing one database). Both keep the same promises: a chunk of trace steps, the
-progress and the checkpoint at its last tick commit together; an idempotency key maps to one
-simulation per owner; a simulation accepted (``create`` returned) is in the database.
+several replicas sharing one database), both running the SQL of ``_sql_store``. Both keep the
+same promises: a chunk of trace steps, the progress and the checkpoint at its last tick commit
+together; an idempotency key maps to one simulation per owner; a simulation accepted (``create``
+returned) is in the database. The records the store reads and writes, and its errors, are here.
 
 A shared store (PostgreSQL) also holds what replicas must agree on: which replica runs which
 simulation (a lease renewed by the replica's heartbeat, so that another replica takes over the
