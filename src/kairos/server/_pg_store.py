@@ -1,9 +1,10 @@
 """The PostgreSQL backend of the simulation store (psycopg 3), shared by server replicas.
 
-The same tables and promises as the SQLite store (``_storage``): a chunk of steps, the progress
-and the checkpoint at the chunk's last tick commit in one transaction (the simulation's row is
-locked first, so two writers can never interleave or repeat ticks); an idempotency key is a
-unique index, so two replicas filing the same key at once get one simulation.
+The same tables, queries and promises as the SQLite store (``_storage``; both run the SQL of
+``_sql_store``): a chunk of steps, the progress and the checkpoint at the chunk's last tick
+commit in one transaction (the simulation's row is locked first, so two writers can never
+interleave or repeat ticks); an idempotency key is a unique index, so two replicas filing the
+same key at once get one simulation.
 
 What replicas share besides the data:
 
