@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,14 @@ def test_a_database_of_another_schema_version_is_a_typed_error(store_location: s
         db.close()
     with pytest.raises(StorageError, match="holds storage schema version 99; this server reads"):
         open_store(store_location)
+
+
+def test_a_sqlite_library_without_returning_is_a_typed_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real SQLite older than 3.35 cannot be loaded next to the one Python links.
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(StorageError, match=r"SQLite 3\.31\.1 is too old: the store needs 3\.35\.0"):
+        open_store(tmp_path / "kairos.db")
+    assert not (tmp_path / "kairos.db").exists()

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from kairos.server._sql_store import SqlStore
-from kairos.server._store_api import SimulationRecord
+from kairos.server._store_api import SimulationRecord, StorageError
+
+MIN_SQLITE = (3, 35, 0)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -76,6 +78,11 @@ class Store(SqlStore):
     """The simulation store of one server (or one worker process) in a SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StorageError(
+                f"SQLite {sqlite3.sqlite_version} is too old: the store needs "
+                f"{'.'.join(map(str, MIN_SQLITE))} or later (upserts with RETURNING)"
+            )
         super().__init__()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
