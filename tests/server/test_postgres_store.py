@@ -15,8 +15,7 @@ from kairos.errors import KairosError
 from kairos.server import StorageError
 from kairos.server._auth import RateLimit
 from kairos.server._pg_store import PostgresStore, ProgressListener, SharedRateLimiter
-from kairos.server._storage import NewSimulation
-from kairos.server._store_api import open_store
+from kairos.server._store_api import NewSimulation, open_store
 
 
 def _closed_port() -> int:

@@ -15,8 +15,7 @@ import websockets
 from kairos import engine
 from kairos.server import ServerConfig, ServerThread
 from kairos.server._execute import execute
-from kairos.server._storage import NewSimulation
-from kairos.server._store_api import SimulationStore, open_store
+from kairos.server._store_api import NewSimulation, SimulationStore, open_store
 from tests.server.conftest import BACKENDS, SCENARIO, Wire, backend_options, start_server
 
 

@@ -4,13 +4,14 @@ chunked traces and checkpoints."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
-from kairos.server._storage import IdempotencyConflict, NewSimulation
+from kairos.server._store_api import IdempotencyConflict, NewSimulation, StorageError, open_store
 from kairos.server._store_api import SimulationStore as Store
-from kairos.server._store_api import open_store
 
 
 def _new(
@@ -150,3 +151,29 @@ def test_records_survive_reopening(store_location: str) -> None:
     second = open_store(store_location)
     assert second.get("sim_1").tick == 3
     assert second.latest_checkpoint("sim_1") == (3, b"cp")
+
+
+def test_a_database_of_another_schema_version_is_a_typed_error(store_location: str) -> None:
+    open_store(store_location).close()
+    if store_location.startswith("postgresql://"):
+        from kairos.server._pg_store import connect
+
+        with connect(store_location) as db:
+            db.execute("UPDATE kairos_meta SET value = '99' WHERE key = 'schema_version'")
+    else:
+        with sqlite3.connect(store_location) as db:
+            db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        db.close()
+    with pytest.raises(StorageError, match="holds storage schema version 99; this server reads"):
+        open_store(store_location)
+
+
+def test_a_sqlite_library_without_returning_is_a_typed_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real SQLite older than 3.35 cannot be loaded next to the one Python links.
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(StorageError, match=r"SQLite 3\.31\.1 is too old: the store needs 3\.35\.0"):
+        open_store(tmp_path / "kairos.db")
+    assert not (tmp_path / "kairos.db").exists()

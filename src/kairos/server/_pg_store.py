@@ -1,9 +1,10 @@
 """The PostgreSQL backend of the simulation store (psycopg 3), shared by server replicas.
 
-The same tables and promises as the SQLite store (``_storage``): a chunk of steps, the progress
-and the checkpoint at the chunk's last tick commit in one transaction (the simulation's row is
-locked first, so two writers can never interleave or repeat ticks); an idempotency key is a
-unique index, so two replicas filing the same key at once get one simulation.
+The same tables, queries and promises as the SQLite store (``_storage``; both run the SQL of
+``_sql_store``): a chunk of steps, the progress and the checkpoint at the chunk's last tick
+commit in one transaction (the simulation's row is locked first, so two writers can never
+interleave or repeat ticks); an idempotency key is a unique index, so two replicas filing the
+same key at once get one simulation.
 
 What replicas share besides the data:
 
@@ -22,29 +23,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from kairos.errors import MissingDependencyError
 from kairos.server._auth import RateLimit, RateLimiter
-from kairos.server._storage import (
-    _COLUMNS,
-    _DECREE_COLUMNS,
-    FINAL_STATUSES,
-    REJECTED_AFTER_LAST_TICK,
-    SCHEMA_VERSION,
-    DecreeConflict,
-    DecreeRecord,
-    DecreeRefused,
-    IdempotencyConflict,
-    NewSimulation,
-    SimulationRecord,
-    _decree_record,
-    _record,
-    decode_chunk,
-    encode_chunk,
-)
-from kairos.server._store_api import LeaseLost, StorageError
+from kairos.server._sql_store import FIELDS, SqlStore, simulation_record
+from kairos.server._store_api import LeaseLost, SimulationRecord, StorageError
 
 if TYPE_CHECKING:
     import psycopg
@@ -165,34 +151,22 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """The simulation store in a PostgreSQL database (one connection per process)."""
 
     def __init__(
         self, dsn: str, *, replica_id: str | None = None, lease_holder: str | None = None
     ) -> None:
+        super().__init__()
         self._dsn = dsn
         self._replica_id = replica_id
         self._lease_holder = lease_holder
-        self._lock = threading.RLock()
         self._db = connect(dsn)
         try:
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
                 self._db.execute(_DDL)
-                row = self._db.execute(
-                    "SELECT value FROM kairos_meta WHERE key = 'schema_version'"
-                ).fetchone()
-                if row is None:
-                    self._db.execute(
-                        "INSERT INTO kairos_meta (key, value) VALUES ('schema_version', %s)",
-                        (str(SCHEMA_VERSION),),
-                    )
-                elif int(row[0]) != SCHEMA_VERSION:
-                    raise StorageError(
-                        f"{describe(dsn)} holds storage schema version {row[0]}; "
-                        f"this server reads version {SCHEMA_VERSION}"
-                    )
+                self._check_schema_version("kairos_meta", describe(dsn))
         except _psycopg().Error as exc:
             self._db.close()
             raise StorageError(
@@ -218,86 +192,6 @@ class PostgresStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-    # -- simulation records --------------------------------------------------------------
-
-    def create(self, new: NewSimulation) -> tuple[SimulationRecord, bool]:
-        values = (
-            new.id,
-            new.owner,
-            new.organization_id,
-            new.scenario_json,
-            new.scenario_name,
-            new.domain,
-            new.seed,
-            new.ticks,
-            new.engine_version,
-            new.idempotency_key,
-            new.input_hash,
-            new.created_at,
-            self.replica_id,
-        )
-        with self._lock, self._db.transaction():
-            row = self._db.execute(
-                "INSERT INTO simulations (id, owner, organization_id, status, scenario_json, "
-                "scenario_name, domain, seed, ticks, engine_version, idempotency_key, "
-                "input_hash, created_at, claimed_by) "
-                "VALUES (%s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL "
-                f"DO NOTHING RETURNING {_COLUMNS}",
-                values,
-            ).fetchone()
-            if row is not None:
-                return _record(row), True
-            existing = self._one(
-                "WHERE owner = %s AND idempotency_key = %s", (new.owner, new.idempotency_key)
-            )
-        assert existing is not None  # the conflict was on this key, and rows are never deleted
-        if existing.input_hash != new.input_hash:
-            raise IdempotencyConflict(existing)
-        return existing, False
-
-    def get(self, simulation_id: str, owner: str | None = None) -> SimulationRecord | None:
-        with self._lock:
-            if owner is None:
-                return self._one("WHERE id = %s", (simulation_id,))
-            return self._one("WHERE id = %s AND owner = %s", (simulation_id, owner))
-
-    def page(
-        self,
-        owner: str,
-        *,
-        before_seq: int | None,
-        limit: int,
-        organization_id: str | None = None,
-        status: str | None = None,
-    ) -> tuple[list[SimulationRecord], int | None]:
-        clauses: list[str] = ["owner = %s"]
-        params: list[Any] = [owner]
-        if before_seq is not None:
-            clauses.append("seq < %s")
-            params.append(before_seq)
-        if organization_id is not None:
-            clauses.append("organization_id = %s")
-            params.append(organization_id)
-        if status is not None:
-            clauses.append("status = %s")
-            params.append(status)
-        query = f"SELECT {_COLUMNS} FROM simulations WHERE {' AND '.join(clauses)} "
-        query += "ORDER BY seq DESC LIMIT %s"
-        with self._lock:
-            rows = self._db.execute(query, (*params, limit + 1)).fetchall()
-        records = [_record(row) for row in rows[:limit]]
-        next_seq = records[-1].seq if len(rows) > limit else None
-        return records, next_seq
-
-    def unfinished(self) -> list[SimulationRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM simulations WHERE status IN ('queued', 'running') "
-                "ORDER BY seq"
-            ).fetchall()
-        return [_record(row) for row in rows]
 
     # -- leases ----------------------------------------------------------------------------
 
@@ -326,14 +220,14 @@ class PostgresStore:
                 "  ORDER BY s.seq FOR UPDATE SKIP LOCKED"
                 ") UPDATE simulations SET claimed_by = %(me)s FROM orphans "
                 "WHERE simulations.seq = orphans.seq RETURNING "
-                + ", ".join(f"simulations.{c.strip()}" for c in _COLUMNS.split(",")),
+                + ", ".join(f"simulations.{name}" for name in FIELDS),
                 {"me": self.replica_id, "stale": float(stale_seconds)},
             ).fetchall()
             # Replicas gone for an hour are forgotten (their simulations were claimed long ago).
             self._db.execute(
                 "DELETE FROM replicas WHERE heartbeat_at < clock_timestamp() - interval '1 hour'"
             )
-        return sorted((_record(row) for row in rows), key=lambda r: r.seq)
+        return sorted((simulation_record(row) for row in rows), key=lambda r: r.seq)
 
     def release(self) -> None:
         if self.replica_id is None:
@@ -341,256 +235,29 @@ class PostgresStore:
         with self._lock:
             self._db.execute("DELETE FROM replicas WHERE id = %s", (self.replica_id,))
 
-    # -- status ----------------------------------------------------------------------------
+    # -- the dialect -----------------------------------------------------------------------
 
-    def mark_running(self, simulation_id: str) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE simulations SET status = 'running' WHERE id = %s AND status = 'queued' "
-                "AND NOT cancel_requested",
-                (simulation_id,),
-            )
-            return cursor.rowcount == 1
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self._db.execute(sql.replace("?", "%s"), params)
 
-    def finish(
-        self,
-        simulation_id: str,
-        status: str,
-        *,
-        completed_at: str,
-        summary_json: str | None = None,
-        error_json: str | None = None,
-    ) -> SimulationRecord | None:
-        if status not in FINAL_STATUSES:
-            raise ValueError(f"not a final status: {status}")
-        with self._lock, self._db.transaction():
-            self._check_lease(simulation_id)
-            self._db.execute(
-                "UPDATE simulations SET status = %s, completed_at = %s, summary_json = %s, "
-                "error_json = %s WHERE id = %s AND status IN ('queued', 'running')",
-                (status, completed_at, summary_json, error_json, simulation_id),
-            )
-            self._db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, simulation_id))
-            return self._one("WHERE id = %s", (simulation_id,))
+    def _transaction(self) -> AbstractContextManager[psycopg.Transaction]:
+        return self._db.transaction()
 
-    def request_cancel(self, simulation_id: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE simulations SET cancel_requested = TRUE WHERE id = %s", (simulation_id,)
-            )
-
-    def cancel_requested(self, simulation_id: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT cancel_requested FROM simulations WHERE id = %s", (simulation_id,)
-            ).fetchone()
-        return bool(row and row[0])
-
-    # -- traces and checkpoints ----------------------------------------------------------
-
-    def append_chunk(
-        self,
-        simulation_id: str,
-        first_tick: int,
-        lines: Sequence[bytes],
-        *,
-        checkpoint: bytes | None = None,
-    ) -> None:
-        if not lines:
-            return
-        last_tick = first_tick + len(lines) - 1
-        with self._lock, self._db.transaction():
-            row = self._db.execute(
-                "SELECT tick, claimed_by FROM simulations WHERE id = %s FOR UPDATE",
-                (simulation_id,),
-            ).fetchone()
-            if row is None:
-                raise KeyError(simulation_id)
-            if self._lease_holder is not None and row[1] != self._lease_holder:
-                raise LeaseLost(simulation_id)
-            if row[0] != first_tick - 1:
-                raise ValueError(
-                    f"{simulation_id}: chunk starts at tick {first_tick} but the stored trace "
-                    f"ends at tick {row[0]}"
-                )
-            self._db.execute(
-                "INSERT INTO trace_chunks (simulation_id, first_tick, last_tick, data) "
-                "VALUES (%s, %s, %s, %s)",
-                (simulation_id, first_tick, last_tick, encode_chunk(lines)),
-            )
-            self._db.execute(
-                "UPDATE simulations SET tick = %s WHERE id = %s", (last_tick, simulation_id)
-            )
-            if checkpoint is not None:
-                self._db.execute(
-                    "INSERT INTO checkpoints (simulation_id, tick, data) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (simulation_id) DO UPDATE "
-                    "SET tick = EXCLUDED.tick, data = EXCLUDED.data",
-                    (simulation_id, last_tick, checkpoint),
-                )
-            self._db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, simulation_id))
-
-    def latest_checkpoint(self, simulation_id: str) -> tuple[int, bytes] | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT tick, data FROM checkpoints WHERE simulation_id = %s", (simulation_id,)
-            ).fetchone()
-        return (int(row[0]), bytes(row[1])) if row else None
-
-    def rewind(self, simulation_id: str, tick: int) -> None:
-        with self._lock, self._db.transaction():
-            self._db.execute("SELECT 1 FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,))
-            self._check_lease(simulation_id)
-            self._db.execute(
-                "DELETE FROM trace_chunks WHERE simulation_id = %s AND first_tick > %s",
-                (simulation_id, tick),
-            )
-            self._db.execute(
-                "UPDATE simulations SET tick = %s WHERE id = %s", (tick, simulation_id)
-            )
-            if tick == 0:
-                self._db.execute(
-                    "DELETE FROM checkpoints WHERE simulation_id = %s", (simulation_id,)
-                )
-
-    def read_steps(self, simulation_id: str, from_tick: int, limit: int) -> list[bytes]:
-        out: list[bytes] = []
-        for first, _last, lines in self.iter_chunks(simulation_id, after_tick=from_tick - 1):
-            start = max(0, from_tick - first)
-            out.extend(lines[start : start + limit - len(out)])
-            if len(out) >= limit:
-                break
-        return out
-
-    def iter_chunks(
-        self, simulation_id: str, *, after_tick: int
-    ) -> Iterator[tuple[int, int, list[bytes]]]:
-        position = after_tick
-        while True:
-            # As in the SQLite store: seek the chunk holding position + 1 on the primary key (a
-            # filter on last_tick alone visits every earlier chunk: quadratic over a trace).
-            with self._lock:
-                row = self._db.execute(
-                    "SELECT first_tick, last_tick, data FROM trace_chunks WHERE simulation_id = %s"
-                    " AND first_tick <= %s ORDER BY first_tick DESC LIMIT 1",
-                    (simulation_id, position + 1),
-                ).fetchone()
-                if row is None or int(row[1]) <= position:
-                    row = self._db.execute(
-                        "SELECT first_tick, last_tick, data FROM trace_chunks WHERE simulation_id"
-                        " = %s AND first_tick > %s ORDER BY first_tick LIMIT 1",
-                        (simulation_id, position),
-                    ).fetchone()
-            if row is None:
-                return
-            first, last, data = int(row[0]), int(row[1]), bytes(row[2])
-            lines = decode_chunk(data)
-            skip = max(0, position + 1 - first)
-            yield first + skip, last, lines[skip:]
-            position = last
-
-    # -- decrees (as in the SQLite store; the simulation's row lock orders them) ------------
-
-    def add_decree(
-        self,
-        *,
-        decree_id: str,
-        simulation_id: str,
-        event_json: str,
-        idempotency_key: str | None,
-        created_at: str,
-    ) -> tuple[DecreeRecord, bool]:
-        with self._lock, self._db.transaction():
-            # The row lock serializes this against the worker's claim and the last chunk.
-            locked = self._db.execute(
-                "SELECT 1 FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,)
-            ).fetchone()
-            if idempotency_key is not None:
-                existing = self._decree(
-                    "WHERE simulation_id = %s AND idempotency_key = %s",
-                    (simulation_id, idempotency_key),
-                )
-                if existing is not None:
-                    if existing.event_json != event_json:
-                        raise DecreeConflict(existing)
-                    return existing, False
-            record = self._one("WHERE id = %s", (simulation_id,)) if locked else None
-            if record is None:
-                raise KeyError(simulation_id)
-            if record.finished:
-                raise DecreeRefused(record, f"it is {record.status}")
-            if record.cancel_requested:
-                raise DecreeRefused(record, "it is being cancelled")
-            if record.tick >= record.ticks:
-                raise DecreeRefused(record, f"it has computed its last tick ({record.ticks})")
-            self._db.execute(
-                "INSERT INTO decrees (id, simulation_id, event_json, idempotency_key, status, "
-                "created_at) VALUES (%s, %s, %s, %s, 'pending', %s)",
-                (decree_id, simulation_id, event_json, idempotency_key, created_at),
-            )
-            made = self._decree("WHERE id = %s", (decree_id,))
-            assert made is not None
-            return made, True
-
-    def claim_decrees(self, simulation_id: str, next_tick: int, ticks: int) -> list[DecreeRecord]:
-        with self._lock, self._db.transaction():
-            self._check_lease(simulation_id)
-            self._db.execute("SELECT 1 FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,))
-            if next_tick > ticks:
-                self._db.execute(
-                    "UPDATE decrees SET status = 'rejected', reason = %s "
-                    "WHERE simulation_id = %s AND status = 'pending'",
-                    (REJECTED_AFTER_LAST_TICK, simulation_id),
-                )
-                return []
-            rows = self._db.execute(
-                "UPDATE decrees SET status = 'applied', tick = %s "
-                "WHERE simulation_id = %s AND status = 'pending' "
-                f"RETURNING {_DECREE_COLUMNS}",
-                (next_tick, simulation_id),
-            ).fetchall()
-        return sorted((_decree_record(row) for row in rows), key=lambda d: d.seq)
-
-    def reject_pending_decrees(self, simulation_id: str, reason: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE decrees SET status = 'rejected', reason = %s "
-                "WHERE simulation_id = %s AND status = 'pending'",
-                (reason, simulation_id),
-            )
-
-    def decrees(self, simulation_id: str) -> list[DecreeRecord]:
-        return self._decrees(
-            "WHERE simulation_id = %s ORDER BY status != 'applied', tick, seq", (simulation_id,)
-        )
-
-    def get_decree(self, decree_id: str) -> DecreeRecord | None:
-        return self._decree("WHERE id = %s", (decree_id,))
-
-    def _decree(self, where: str, params: tuple[Any, ...]) -> DecreeRecord | None:
-        found = self._decrees(where, params)
-        return found[0] if found else None
-
-    def _decrees(self, where: str, params: tuple[Any, ...]) -> list[DecreeRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_DECREE_COLUMNS} FROM decrees {where}", params
-            ).fetchall()
-        return [_decree_record(row) for row in rows]
-
-    def _one(self, where: str, params: tuple[Any, ...]) -> SimulationRecord | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM simulations {where}", params).fetchone()
-        return _record(row) if row else None
-
-    def _check_lease(self, simulation_id: str) -> None:
-        """In a worker's transaction: lock the row, and stop if another replica owns it."""
-        if self._lease_holder is None:
-            return
+    def _lock_simulation(self, simulation_id: str) -> int | None:
         row = self._db.execute(
-            "SELECT claimed_by FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,)
+            "SELECT tick, claimed_by FROM simulations WHERE id = %s FOR UPDATE", (simulation_id,)
         ).fetchone()
-        if row is not None and row[0] != self._lease_holder:
+        if row is None:
+            return None
+        if self._lease_holder is not None and row[1] != self._lease_holder:
             raise LeaseLost(simulation_id)
+        return int(row[0])
+
+    def _filing(self) -> dict[str, Any]:
+        return {"claimed_by": self.replica_id}
+
+    def _notify(self, simulation_id: str) -> None:
+        self._db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, simulation_id))
 
 
 class SharedRateLimiter(RateLimiter):

@@ -31,7 +31,7 @@ import numpy.typing as npt
 from kairos.server._store_api import SimulationStore
 
 if TYPE_CHECKING:
-    from kairos.server._storage import DecreeRecord
+    from kairos.server._store_api import DecreeRecord
 
 PHASES = ("resonant", "volatile", "stagnant")
 _PHASE_CODE = {name.encode(): code for code, name in enumerate(PHASES)}

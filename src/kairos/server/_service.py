@@ -32,15 +32,15 @@ from kairos.server._execute import replay_scenario, utc_now
 from kairos.server._executor import Executor
 from kairos.server._pool import Notifier
 from kairos.server._series import SeriesCache, reduce_series
-from kairos.server._storage import (
+from kairos.server._store_api import (
     DecreeConflict,
     DecreeRecord,
     DecreeRefused,
     IdempotencyConflict,
     NewSimulation,
     SimulationRecord,
+    SimulationStore,
 )
-from kairos.server._store_api import SimulationStore
 from kairos_api import models
 
 CANCEL_WAIT_SECONDS = 5.0
