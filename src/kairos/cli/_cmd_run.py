@@ -74,8 +74,7 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
-    scenario.validate()
+    scenario = load_scenario(args.scenario).validate()
     check_outputs(args)
     if args.out is not None and args.out.exists() and not args.overwrite:
         fail(f"{args.out} exists; pass --overwrite to replace it")
@@ -112,8 +111,7 @@ def _stream(args: argparse.Namespace) -> int:
     from kairos.engine import canonical_json
     from kairos.trace._trace_file import step_wire
 
-    scenario = load_scenario(args.scenario)
-    scenario.validate()
+    scenario = load_scenario(args.scenario).validate()
     out = sys.stdout
     with make_client(args) as client:
         for step in client.stream_run(scenario, ticks=args.ticks):
@@ -128,8 +126,7 @@ def _validate(args: argparse.Namespace) -> int:
     from kairos.errors import ValidationError
 
     try:
-        scenario = load_scenario(args.scenario)
-        scenario.validate()
+        scenario = load_scenario(args.scenario).validate()
     except ValidationError as exc:
         print(f"{args.scenario}: invalid ({len(exc.issues)} problem(s))")
         for issue in exc.issues:
