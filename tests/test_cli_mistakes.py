@@ -182,3 +182,19 @@ def test_the_issues_examples_as_the_real_program(tmp_path: Path, scenario_file: 
     for seed in range(3):
         assert f"seed {seed}: " in out
     assert "+/-" in out and "of 3 seeds" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--rate-limit", "inf"],
+        ["--rate-limit", "5", "--rate-burst", "1", "--api-key", "org="],
+        ["--executor", "dask"],
+    ],
+)
+def test_bad_server_options_are_one_line_before_serving(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    db = tmp_path / "k.db"
+    one_line(capsys, main(["serve", "--port", "0", "--db", str(db), *argv]))
+    assert not db.exists()

@@ -7,6 +7,7 @@ Correctness of the laziness only; how fast it is, ``scripts/bench startup`` meas
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import sys
 import pytest
 
 HEAVY = ("numpy", "httpx", "websockets", "pydantic", "pydantic_core", "kairos_api", "starlette")
+LAZY_PACKAGES = ["kairos", "kairos.client", "kairos.domains", "kairos.engine", "kairos.server"]
+LAZY_PACKAGES += ["kairos.trace"]
 
 
 def modules_after(code: str, *args: str) -> set[str]:
@@ -49,10 +52,7 @@ def test_engine_constants_load_no_numpy() -> None:
     assert heavy_in(modules) == []
 
 
-@pytest.mark.parametrize(
-    "package",
-    ["kairos", "kairos.client", "kairos.domains", "kairos.engine", "kairos.server", "kairos.trace"],
-)
+@pytest.mark.parametrize("package", LAZY_PACKAGES)
 def test_every_public_name_resolves(package: str) -> None:
     module = importlib.import_module(package)
     for name in module.__all__:
@@ -101,3 +101,47 @@ def test_version_command_line() -> None:
     import kairos
 
     assert out.stdout == f"kairos-sdk {kairos.__version__}\n" and out.stderr == ""
+
+
+def declared_exports(package: str) -> tuple[dict[str, str], dict[str, str], set[str]]:
+    """What ``package``'s ``__init__`` states three times: the ``if TYPE_CHECKING:`` imports and
+    the ``lazy_exports`` table (each name -> its absolute module), and the submodules it names."""
+    import ast
+    from pathlib import Path
+
+    module = importlib.import_module(package)
+    tree = ast.parse(Path(str(module.__file__)).read_text(encoding="utf-8"))
+    imported: dict[str, str] = {}
+    table: dict[str, str] = {}
+    submodules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name):  # if TYPE_CHECKING:
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom):
+                    source = "." * statement.level + (statement.module or "")
+                    where = importlib.util.resolve_name(source, package)
+                    for alias in statement.names:
+                        imported[alias.asname or alias.name] = where
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_exports":
+            modules = ast.literal_eval(node.args[1])
+            for where, listed in modules.items():
+                for name in listed.split():
+                    table[name] = importlib.util.resolve_name(where, package)
+            for keyword in node.keywords:
+                if keyword.arg == "submodules":
+                    submodules = set(ast.literal_eval(keyword.value))
+    return imported, table, submodules
+
+
+@pytest.mark.parametrize("package", LAZY_PACKAGES)
+def test_lazy_export_statements_agree(package: str) -> None:
+    # Type checkers read the imports, star imports and ruff read __all__, the running program
+    # reads the table: a name must stand in all three, and come from one module.
+    imported, table, submodules = declared_exports(package)
+    children = {name for name, where in imported.items() if where == package}
+    assert table and children <= submodules, package
+    assert {name: where for name, where in imported.items() if name not in children} == table
+    module = importlib.import_module(package)
+    assert set(module.__all__) - {"__version__"} == set(table) | children
+    for name, where in table.items():
+        assert getattr(module, name) is getattr(importlib.import_module(where), name), name

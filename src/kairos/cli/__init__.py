@@ -77,10 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         text = str(exc).replace(":\n  - ", ": ", 1).replace("\n  - ", "; ")
         print(f"kairos: error: {text}", file=sys.stderr)
         return 1
-    except (CommandError, KairosError) as exc:
-        print(f"kairos: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # a file named on the command line cannot be read or written
+    # OSError: a file named on the command line cannot be read or written.
+    except (CommandError, KairosError, OSError) as exc:
         print(f"kairos: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kairos.cli._common import save_plot
+from kairos.cli._common import plotting_installed, save_plot
 
 CAPABILITIES = range(100, 1001, 18)
 TICKS = 500
@@ -87,13 +87,10 @@ def _demo(args: argparse.Namespace) -> int:
             f"the grid; bisection puts the critical capability at {refined.value:g} "
             f"({len(refined.evaluations)} more runs)"
         )
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is None:
+    if not plotting_installed():
         print('(install "kairos-sdk[plotting]" for the plot)')
     else:
         axes = result.plot("capability", threshold=refined.value if refined else None)
         save_plot(axes, args.plot)
-        print(f"plot written to {args.plot}")
     print(f"done in {elapsed:.1f} s")
     return 0

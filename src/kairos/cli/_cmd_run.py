@@ -10,7 +10,8 @@ from typing import Any
 
 from kairos.cli._common import (
     add_client_options,
-    check_output,
+    add_scenario_arguments,
+    check_outputs,
     fail,
     load_scenario,
     make_client,
@@ -26,8 +27,7 @@ def register(commands: Any) -> None:
         help="run a scenario and summarize its trace",
         description="Run a scenario file to completion and print what the run came to.",
     )
-    run.add_argument("scenario", type=Path, help="scenario JSON file (- for stdin)")
-    run.add_argument("--ticks", type=positive_int, required=True, help="ticks to run")
+    add_scenario_arguments(run, ticks_help="ticks to run")
     run.add_argument("--out", type=Path, help="write the trace as JSON lines (constant memory)")
     run.add_argument("--plot", type=Path, help="write a stability plot (PNG; plotting extra)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
@@ -46,8 +46,7 @@ def register(commands: Any) -> None:
         description="Run a scenario and write each step to stdout as one JSON line, as it is "
         "computed (constant memory; pipe it into jq or a file).",
     )
-    stream.add_argument("scenario", type=Path, help="scenario JSON file (- for stdin)")
-    stream.add_argument("--ticks", type=positive_int, required=True, help="ticks to run")
+    add_scenario_arguments(stream, ticks_help="ticks to run")
     stream.add_argument(
         "--every", type=positive_int, default=1, metavar="K", help="write every K-th step only"
     )
@@ -60,7 +59,7 @@ def register(commands: Any) -> None:
         description="Check a scenario file against the engine's rules without running it; every "
         "problem is listed with its field path. Exits 1 when the scenario is invalid.",
     )
-    validate.add_argument("scenario", type=Path, help="scenario JSON file (- for stdin)")
+    add_scenario_arguments(validate)
     validate.set_defaults(handler=_validate)
 
     versions = commands.add_parser(
@@ -75,14 +74,10 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(args.scenario)
-    scenario.validate()
-    check_output(args.out, "--out")
-    check_output(args.plot, "--plot")
+    scenario = load_scenario(args.scenario).validate()
+    check_outputs(args)
     if args.out is not None and args.out.exists() and not args.overwrite:
         fail(f"{args.out} exists; pass --overwrite to replace it")
-    if args.plot is not None:
-        _require_matplotlib()
     with make_client(args) as client:
         trace = _collect(client, scenario, args)
     _print_summary(trace)
@@ -91,9 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from kairos.plotting import plot_stability
 
-        axes = plot_stability(trace)
-        save_plot(axes, args.plot)
-        print(f"plot written to {args.plot}")
+        save_plot(plot_stability(trace), args.plot)
     return 0
 
 
@@ -118,8 +111,7 @@ def _stream(args: argparse.Namespace) -> int:
     from kairos.engine import canonical_json
     from kairos.trace._trace_file import step_wire
 
-    scenario = load_scenario(args.scenario)
-    scenario.validate()
+    scenario = load_scenario(args.scenario).validate()
     out = sys.stdout
     with make_client(args) as client:
         for step in client.stream_run(scenario, ticks=args.ticks):
@@ -134,8 +126,7 @@ def _validate(args: argparse.Namespace) -> int:
     from kairos.errors import ValidationError
 
     try:
-        scenario = load_scenario(args.scenario)
-        scenario.validate()
+        scenario = load_scenario(args.scenario).validate()
     except ValidationError as exc:
         print(f"{args.scenario}: invalid ({len(exc.issues)} problem(s))")
         for issue in exc.issues:
@@ -208,10 +199,3 @@ def _bar(total: int) -> Any:
     from tqdm import tqdm  # type: ignore[import-untyped]
 
     return tqdm(total=total, unit="tick", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
-
-
-def _require_matplotlib() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is None:
-        fail('--plot needs matplotlib: pip install "kairos-sdk[plotting]"')

@@ -9,6 +9,16 @@ from typing import Any
 
 from kairos.cli._common import fail, positive_int
 
+# Options handed to ServerConfig as they are when they are given: option -> ServerConfig field.
+_PASSED_ON = {
+    "api_keys_file": "api_keys_file",
+    "workers": "workers",
+    "max_ticks": "max_ticks",
+    "lease": "lease_seconds",
+    "sse_max_duration": "sse_max_duration_seconds",
+    "executor_timeout": "executor_timeout_seconds",
+}
+
 
 def register(commands: Any) -> None:
     serve = commands.add_parser(
@@ -26,12 +36,10 @@ def register(commands: Any) -> None:
         help="a SQLite file (default: kairos.db in the user data dir), or a postgresql:// DSN "
         "for replicas sharing one PostgreSQL database (needs kairos-sdk[postgres])",
     )
-    serve.add_argument(
+    _add_seconds(
+        serve,
         "--lease",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="with PostgreSQL: a replica silent this long is taken for dead and its "
+        "with PostgreSQL: a replica silent this long is taken for dead and its "
         "simulations are resumed by another (default 10)",
     )
     serve.add_argument(
@@ -61,12 +69,10 @@ def register(commands: Any) -> None:
         help="where simulations run: 'local' worker processes (default) or the Dask cluster "
         "whose scheduler is at ADDRESS, e.g. tcp://scheduler:8786",
     )
-    serve.add_argument(
+    _add_seconds(
+        serve,
         "--executor-timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="how long to try reaching the Dask scheduler at start (default 10)",
+        "how long to try reaching the Dask scheduler at start (default 10)",
     )
     serve.add_argument("--max-ticks", type=positive_int, default=None, help="most ticks per run")
     serve.add_argument(
@@ -77,33 +83,32 @@ def register(commands: Any) -> None:
         help="requests per second per key (0 turns rate limiting off)",
     )
     serve.add_argument("--rate-burst", type=positive_int, default=None, help="rate limit burst")
-    serve.add_argument(
+    _add_seconds(
+        serve,
         "--sse-ping",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="send an SSE subscription a ping event after this long without one (default 5)",
+        "send an SSE subscription a ping event after this long without one (default 5)",
     )
-    serve.add_argument(
+    _add_seconds(
+        serve,
         "--sse-max-duration",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="end each SSE subscription after this long; the client resumes (default: no limit)",
+        "end each SSE subscription after this long; the client resumes (default: no limit)",
     )
     serve.add_argument("--dev", action="store_true", help="development mode: stacks in errors")
     serve.set_defaults(handler=_serve)
+
+
+def _add_seconds(parser: argparse.ArgumentParser, flag: str, help_text: str) -> None:
+    """An optional duration in seconds; absent, ServerConfig's default holds."""
+    parser.add_argument(flag, type=float, default=None, metavar="SECONDS", help=help_text)
 
 
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
     from kairos.client._logging import RedactingFilter
-    from kairos.errors import MissingDependencyError
     from kairos.server import Server, ServerConfig
-    from kairos.server._auth import KeyRing, RateLimit, parse_key_spec
-    from kairos.server._config import DEFAULT_RATE_LIMIT
-    from kairos.server._store_api import StorageError, is_postgres, open_store
+    from kairos.server._auth import KeyRing
+    from kairos.server._store_api import open_store
 
     level = logging.DEBUG if os.environ.get("KAIROS_LOG", "").strip().lower() == "debug" else None
     logging.basicConfig(
@@ -111,47 +116,13 @@ def _serve(args: argparse.Namespace) -> int:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())  # no key reaches the log, whoever logs it
-    specs = list(args.api_key)
-    specs += [s for s in os.environ.get("KAIROS_SERVER_API_KEYS", "").split(",") if s.strip()]
-    try:
-        keys = dict(parse_key_spec(spec) for spec in specs)
-    except ValueError as exc:
-        fail(str(exc))
-    options: dict[str, Any] = {"host": args.host, "port": args.port, "api_keys": keys}
-    if args.api_keys_file is not None:
-        options["api_keys_file"] = args.api_keys_file
-    for name in ("workers", "max_ticks"):
-        if getattr(args, name) is not None:
-            options[name] = getattr(args, name)
-    if args.db is not None:
-        if is_postgres(args.db):
-            options["db_url"] = args.db
-        else:
-            options["db_path"] = Path(args.db)
-    if args.lease is not None:
-        options["lease_seconds"] = args.lease
-    if args.sse_ping is not None:
-        options["sse_ping_seconds"] = args.sse_ping
-        options["sse_reconnect_after_inactivity_seconds"] = max(20.0, 4 * args.sse_ping)
-    if args.sse_max_duration is not None:
-        options["sse_max_duration_seconds"] = args.sse_max_duration
-    if args.rate_limit is not None or args.rate_burst is not None:
-        rate = args.rate_limit if args.rate_limit is not None else DEFAULT_RATE_LIMIT.rate
-        burst = args.rate_burst if args.rate_burst is not None else DEFAULT_RATE_LIMIT.burst
-        options["rate_limit"] = RateLimit(rate, burst) if rate > 0 else None
-    options["dev"] = args.dev
-    options["executor"] = args.executor
-    if args.executor_timeout is not None:
-        options["executor_timeout_seconds"] = args.executor_timeout
-    try:
-        config = ServerConfig(**options)
+    try:  # a bad key, value or keys file is one line, not a traceback
+        config = ServerConfig(**_config_options(args))
         keyring = KeyRing(config.api_keys, config.api_keys_file)  # a bad file fails here
     except (OSError, ValueError) as exc:
         fail(str(exc))
-    try:  # a database that cannot be used is one line here, not a traceback at startup
-        open_store(config.db_url or config.db_path).close()
-    except (StorageError, MissingDependencyError) as exc:
-        fail(str(exc))
+    # A database that cannot be used fails here (a KairosError: one line), not at startup.
+    open_store(config.db_url or config.db_path).close()
     log = logging.getLogger("kairos.server")
     if keyring.enabled:
         log.info("API keys required: %d key(s) configured", len(keyring))
@@ -170,3 +141,36 @@ def _serve(args: argparse.Namespace) -> int:
     if server.state.startup_error is not None:
         fail(str(server.state.startup_error))
     return 0
+
+
+def _config_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ServerConfig keywords of the command line; ValueError for a bad key or rate limit."""
+    from kairos.server._auth import RateLimit, parse_key_spec
+    from kairos.server._config import DEFAULT_RATE_LIMIT
+    from kairos.server._store_api import is_postgres
+
+    specs = list(args.api_key)
+    specs += [s for s in os.environ.get("KAIROS_SERVER_API_KEYS", "").split(",") if s.strip()]
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "api_keys": dict(parse_key_spec(spec) for spec in specs),
+        "dev": args.dev,
+        "executor": args.executor,
+    }
+    for name, field in _PASSED_ON.items():
+        if getattr(args, name) is not None:
+            options[field] = getattr(args, name)
+    if args.db is not None:
+        if is_postgres(args.db):
+            options["db_url"] = args.db
+        else:
+            options["db_path"] = Path(args.db)
+    if args.sse_ping is not None:
+        options["sse_ping_seconds"] = args.sse_ping
+        options["sse_reconnect_after_inactivity_seconds"] = max(20.0, 4 * args.sse_ping)
+    if args.rate_limit is not None or args.rate_burst is not None:
+        rate = args.rate_limit if args.rate_limit is not None else DEFAULT_RATE_LIMIT.rate
+        burst = args.rate_burst if args.rate_burst is not None else DEFAULT_RATE_LIMIT.burst
+        options["rate_limit"] = RateLimit(rate, burst) if rate > 0 else None
+    return options

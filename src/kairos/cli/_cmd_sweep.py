@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kairos.cli._common import check_output, fail, load_scenario, positive_int, save_plot
+from kairos.cli._common import (
+    add_scenario_arguments,
+    check_outputs,
+    fail,
+    load_scenario,
+    positive_int,
+    save_plot,
+)
 from kairos.engine import DEFAULT_MAX_TICKS
 
 if TYPE_CHECKING:
@@ -27,7 +34,7 @@ def register(commands: Any) -> None:
         epilog="Example: kairos sweep scenario.json --vary models[0].capabilityIndex=100:1000:18 "
         "--ticks 500 --plot sweep.png. A range A:B:STEP includes B when it lies on the grid.",
     )
-    sweep.add_argument("scenario", type=Path, help="scenario JSON file (- for stdin)")
+    add_scenario_arguments(sweep)
     sweep.add_argument(
         "--vary",
         action="append",
@@ -107,15 +114,11 @@ def set_field(wire: dict[str, Any], path: str, value: Any) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     import copy
-    import importlib.util
 
     from kairos.sweep import sweep
 
     base = load_scenario(args.scenario).to_wire()
-    check_output(args.out, "--out")
-    check_output(args.plot, "--plot")
-    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
-        fail('--plot needs matplotlib: pip install "kairos-sdk[plotting]"')
+    check_outputs(args)
     # sweep() passes parameters as keywords: each field path gets an identifier, and the table,
     # the file and the plot show the path again.
     paths: dict[str, str] = {}
@@ -183,9 +186,7 @@ def _sweep(args: argparse.Namespace) -> int:
         write_rows(result, args.out, labels=paths)
         print(f"rows written to {args.out}")
     if args.plot is not None:
-        axes = result.plot(swept[0])
-        save_plot(axes, args.plot)
-        print(f"plot written to {args.plot}")
+        save_plot(result.plot(swept[0]), args.plot)
     return 0
 
 

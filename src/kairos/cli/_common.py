@@ -44,6 +44,15 @@ def load_scenario(path: Path) -> AISafetyScenario:
     return AISafetyScenario.from_wire(wire)
 
 
+def add_scenario_arguments(
+    parser: argparse.ArgumentParser, *, ticks_help: str | None = None
+) -> None:
+    """The scenario file a command reads and, given its help text, the run length ``--ticks``."""
+    parser.add_argument("scenario", type=Path, help="scenario JSON file (- for stdin)")
+    if ticks_help is not None:
+        parser.add_argument("--ticks", type=positive_int, required=True, help=ticks_help)
+
+
 def add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
@@ -84,6 +93,20 @@ def check_output(path: Path | None, flag: str) -> None:
         fail(f"{flag} {path}: the directory {path.absolute().parent} does not exist")
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Fail now, before any work, if ``--out`` or ``--plot`` cannot be written later."""
+    check_output(args.out, "--out")
+    check_output(args.plot, "--plot")
+    if args.plot is not None and not plotting_installed():
+        fail('--plot needs matplotlib: pip install "kairos-sdk[plotting]"')
+
+
+def plotting_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def show_progress() -> bool:
     from kairos.sweep._progress import wanted
 
@@ -94,5 +117,6 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def save_plot(axes: Any, path: Path) -> None:
-    """Write the figure holding ``axes`` as a PNG."""
+    """Write the figure holding ``axes`` as a PNG, and say where."""
     axes.figure.savefig(path, dpi=120, bbox_inches="tight")
+    print(f"plot written to {path}")
