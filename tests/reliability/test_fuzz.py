@@ -19,9 +19,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 import websockets
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from kairos._trpc.sse import SSEParser
 from kairos._trpc.ws_client import ProtocolViolation, decode_server_frame
 from kairos.server import ServerThread
 from kairos_api import PROCEDURES
@@ -66,16 +67,28 @@ def check_envelope(item: Any) -> None:
     assert not any(leak in shape["message"] for leak in LEAKS), shape["message"]
 
 
-def check_http(status: int, body: bytes, method: str = "GET") -> None:
+def check_http(status: int, body: bytes, method: str = "GET", content_type: str = "") -> None:
     if method == "HEAD":
         assert status in (204, 404) and body == b""  # 404: outside /trpc
         return
     assert 200 <= status < 600 and status != 500, (status, body[:300])
     text = body.decode("ascii")  # the server escapes every non-ASCII character
     assert not any(leak in text for leak in LEAKS), text[:300]
+    if content_type == "text/event-stream":  # a GET of a subscription, answered as tRPC does
+        check_sse(status, body)
+        return
     decoded = json.loads(text)
     for item in decoded if isinstance(decoded, list) else [decoded]:
         check_envelope(item)
+
+
+def check_sse(status: int, body: bytes) -> None:
+    events = SSEParser().feed(body)
+    assert status == 200 and events and events[0].event == "connected", body[:300]
+    for event in events[1:]:
+        assert event.event in ("message", "serialized-error", "return", "ping"), event
+        if event.event == "serialized-error":
+            check_envelope({"error": json.loads(event.data)})
 
 
 def raw_http(port: int, request: bytes, *, timeout: float = 30) -> tuple[int, bytes]:
@@ -158,6 +171,8 @@ paths = (
     bodies,
     st.sampled_from(["application/json", "text/plain", "application/json; charset=latin-1", ""]),
 )
+@example("GET", "simulation.stream", False, b"", "")  # an SSE answer whose input is missing
+@example("GET", "simulation.stream", False, b'{"id": 5}', "")
 def test_random_http_requests_get_trpc_envelopes(
     server: ServerThread, method: str, path: str, batch: bool, body: bytes, content_type: str
 ) -> None:
@@ -172,7 +187,9 @@ def test_random_http_requests_get_trpc_envelopes(
         headers=headers,
         timeout=30,
     )
-    check_http(response.status_code, response.content, method)
+    check_http(
+        response.status_code, response.content, method, response.headers.get("content-type", "")
+    )
 
 
 NASTY_BODIES = [
