@@ -198,7 +198,7 @@ def main(argv: list[str]) -> int:
         return 0
     print(
         f"{'chunk decode: one call vs loads+validate':40} {d['one_call_s']:8.3f} "
-        f"{d['general_s']:8.3f} {d['ratio']:6.2f}   (not yet on the client's stream path)"
+        f"{d['general_s']:8.3f} {d['ratio']:6.2f}   (the WebSocket path's decoder)"
     )
     return 0
 
