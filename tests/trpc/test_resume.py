@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+from types import SimpleNamespace
 from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kairos._trpc.resume import Deliver, Gap, Violation, check_chunk, last_tick
 
@@ -50,3 +55,40 @@ def test_malformed_steps_are_violations() -> None:
 
 def test_a_last_event_id_that_is_no_tick_starts_from_the_beginning() -> None:
     assert (last_tick(None), last_tick("12"), last_tick("x")) == (0, 12, 0)
+
+
+def _reference(ticks: list[Any]) -> bool:
+    """The rule, stated plainly: positive integers (not booleans), each one more than the last."""
+    if any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in ticks):
+        return False
+    return all(b == a + 1 for a, b in pairwise(ticks))
+
+
+@given(
+    st.integers(1, 10**6),
+    st.integers(1, 300),
+    st.lists(
+        st.tuples(
+            st.integers(0, 299),
+            st.sampled_from([0, -1, 2, True, "5", 1.0, None]),
+        ),
+        max_size=2,
+    ),
+    st.booleans(),
+)
+def test_the_tick_check_is_the_rule_for_wire_and_validated_steps(
+    first: int, size: int, faults: list[tuple[int, Any]], as_objects: bool
+) -> None:
+    ticks: list[Any] = list(range(first, first + size))
+    for at, fault in faults:
+        at %= size
+        if fault in (0, -1, 2) and not isinstance(fault, bool):
+            ticks[at] = ticks[at] + fault if fault == 2 else fault
+        else:
+            ticks[at] = fault
+    if as_objects:  # steps a driver has validated: attributes, not keys
+        data: Any = SimpleNamespace(steps=[SimpleNamespace(t=t) for t in ticks])
+    else:
+        data = {"steps": [{"t": t} for t in ticks]}
+    result = check_chunk(data, None, None)
+    assert (not isinstance(result, Violation)) == _reference(ticks), (ticks, result)

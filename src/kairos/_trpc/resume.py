@@ -69,17 +69,9 @@ def check_chunk(
     steps = data.get("steps") if wire else getattr(data, "steps", None)
     if not isinstance(steps, list) or not steps:
         return Violation("an event carries no steps")
-    ticks: list[int] = []
-    for step in steps:
-        tick = step.get("t") if isinstance(step, dict) else getattr(step, "t", None)
-        if isinstance(tick, bool) or not isinstance(tick, int) or tick < 1:
-            if tick is None:
-                return Violation("a step has no tick")
-            return Violation(f"a step's tick is not a positive integer: {tick!r}")
-        ticks.append(tick)
-    for before, after in pairwise(ticks):
-        if after != before + 1:
-            return Violation(f"ticks in one event are not consecutive: {before}, {after}")
+    ticks = _consecutive_ticks(steps)
+    if isinstance(ticks, Violation):
+        return ticks
     if event_id is not None and event_id != str(ticks[-1]):
         return Violation(f"event id {event_id!r} is not the last tick {ticks[-1]}")
     expected = last_tick(last_event_id) + 1
@@ -91,3 +83,30 @@ def check_chunk(
         return Deliver(None)
     new = steps[expected - ticks[0] :]
     return Deliver({**data, "steps": new} if wire else data.model_copy(update={"steps": new}))
+
+
+def _consecutive_ticks(steps: list[Any]) -> list[int] | Violation:
+    """The steps' ticks when they are consecutive positive integers, else the first fault."""
+    try:  # the common case at C speed: validated steps, or wire steps, all well formed
+        ticks = [s["t"] if isinstance(s, dict) else s.t for s in steps]
+        first = ticks[0]
+        if (
+            set(map(type, ticks)) == {int}
+            and first >= 1
+            and ticks == list(range(first, first + len(ticks)))
+        ):
+            return ticks
+    except (AttributeError, KeyError, TypeError):
+        pass
+    checked: list[int] = []
+    for step in steps:
+        tick = step.get("t") if isinstance(step, dict) else getattr(step, "t", None)
+        if isinstance(tick, bool) or not isinstance(tick, int) or tick < 1:
+            if tick is None:
+                return Violation("a step has no tick")
+            return Violation(f"a step's tick is not a positive integer: {tick!r}")
+        checked.append(tick)
+    for before, after in pairwise(checked):
+        if after != before + 1:
+            return Violation(f"ticks in one event are not consecutive: {before}, {after}")
+    return checked  # consecutive after all (ticks of an int subclass)
