@@ -50,7 +50,8 @@ class BodyColumns:
 
 
 def _clamp(value: Any, lo: float, hi: float) -> Any:
-    """min(max(value, lo), hi) with explicit comparisons (no signed-zero ambiguity)."""
+    """min(max(value, lo), hi) with explicit comparisons (no signed-zero ambiguity). The kernel
+    compiles this function as it is."""
     if value < lo:
         return lo
     if value > hi:

@@ -46,7 +46,14 @@ I64 = npt.NDArray[np.int64]
 
 _HERE = Path(__file__).resolve().parent
 #: Every source file whose code the kernel compiles (the cache key hashes them all).
-KERNEL_SOURCES = ("_kernel_nb.py", "_physics.py", "_phases.py", "_constants.py", "_kernel_codes.py")
+KERNEL_SOURCES = (
+    "_kernel_nb.py",
+    "_physics.py",
+    "_phases.py",
+    "_events.py",
+    "_constants.py",
+    "_kernel_codes.py",
+)
 
 _lock = threading.Lock()
 _loaded = False

@@ -4,10 +4,11 @@ Imported only by :mod:`._kernel` (lazily, when a run uses the kernel), never by 
 kairos``. What it computes is bit-identical to ``_dynamics.advance`` (tested on the golden
 scenarios and on generated ones, docs/engine.md section 17):
 
-* the arithmetic of ``_physics`` and the phase rule of ``_phases`` are compiled as they are
-  (``_jit(_physics.lambda_of)``...), not rewritten;
+* the arithmetic of ``_physics``, the phase rule of ``_phases`` and the clamp of ``_events`` are
+  compiled as they are (``_jit(_physics.lambda_of)``...), not rewritten;
 * the tick's order of operations, the event effects, the integrators and SplitMix64 are mirrored
-  line by line from ``_dynamics``, ``_events``, ``_integrators`` and ``_prng``;
+  line by line from ``_dynamics``, ``_events``, ``_integrators`` and ``_prng`` (a compiled
+  function can only call compiled functions, and those call the Python ones by name);
 * every function is compiled with ``fastmath=False``: LLVM then neither contracts a multiply and
   an add into an FMA nor reassociates sums (checked on the generated assembly by a test);
 * only ``+ - * /``, ``abs`` and comparisons on float64; no libm call, no reduction (the same
@@ -27,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-from . import _phases, _physics
+from . import _events, _phases, _physics
 from ._constants import (
     AUTONOMY_MAX,
     BASIN_LOAD,
@@ -65,6 +66,10 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
 B1 = npt.NDArray[np.bool_]
+#: A scenario's events as the five parallel arrays (tick, kind, target, index, magnitude).
+Events = tuple[I64, I64, I64, I64, F64]
+#: The work arrays of :func:`tick`, see :func:`_scratch`.
+Scratch = tuple[F64, F64, F64, F64, F64, F64, I8, F64, I64]
 
 #: The options of every compiled function. ``fastmath=False`` is the determinism switch.
 JIT_OPTIONS: dict[str, Any] = {
@@ -95,6 +100,7 @@ pair_score = _jit(_physics.pair_score)
 normalized = _jit(_physics.normalized)
 positive_part = _jit(_physics.positive_part)
 next_phase = _jit(_phases.next_phase)
+_clamp = _jit(_events._clamp)
 
 # Model columns (MODEL_FLOAT_COLUMNS) and body columns (BODY_FLOAT_COLUMNS).
 CAP, ALIGN, DEC, GUARD, AUTON, OVERS, CONT, RES, CUM = 0, 1, 2, 3, 4, 5, 6, 7, 8
@@ -161,15 +167,6 @@ def heun_step(reserve: float, lam: float, g_int: float, g_body: float, kick: flo
 
 
 @_jit
-def _clamp(value: float, lo: float, hi: float) -> float:
-    if value < lo:
-        return lo
-    if value > hi:
-        return hi
-    return value
-
-
-@_jit
 def _model_effect(kind: int, ms: F64, i: int, mag: float) -> None:
     if kind == EV_CAPABILITY_JUMP:
         ms[CAP, i] = _clamp(ms[CAP, i] * (1.0 + mag), CAPABILITY_FLOOR, CAPABILITY_CEILING)
@@ -225,25 +222,15 @@ def tick(
     gain: F64,
     lost: B1,
     phase: int,
-    ev_tick: I64,
-    ev_kind: I64,
-    ev_target: I64,
-    ev_index: I64,
-    ev_mag: F64,
+    events: Events,
     ev_pos: int,
-    nominal: F64,
     fresh: bool,
-    lam: F64,
-    gam: F64,
-    stab: F64,
-    load: F64,
-    strengths: F64,
-    flags: I8,
-    magnitude: F64,
-    nodes: I64,
+    scratch: Scratch,
 ) -> tuple[int, int, float, float, bool, int]:
     """Advance the state by tick ``t`` in place; per-model results go to the scratch arrays.
     Returns (phase, next event position, sigma, worst paradox score, ghost?, new losses)."""
+    ev_tick, ev_kind, ev_target, ev_index, ev_mag = events
+    nominal, lam, gam, stab, load, strengths, flags, magnitude, nodes = scratch
     n = ms.shape[1]
     nb = bs.shape[1]
     applied = False
@@ -351,6 +338,24 @@ def tick(
 
 
 @_jit
+def _scratch(n: int, nb: int) -> Scratch:
+    """The work arrays of :func:`tick` for ``n`` models and ``nb`` bodies: (nominal Lambda and
+    intrinsic Gamma ``[2, n]``; per model lambda, gamma, stability, load; per body effective
+    strength; per model FLAG_* bits, basin-loss magnitude, action node)."""
+    return (
+        np.empty((2, n)),
+        np.empty(n),
+        np.empty(n),
+        np.empty(n),
+        np.empty(n),
+        np.empty(nb),
+        np.zeros(n, dtype=np.int8),
+        np.empty(n),
+        np.empty(n, dtype=np.int64),
+    )
+
+
+@_jit
 def run_chunk(
     t0: int,
     count: int,
@@ -383,41 +388,12 @@ def run_chunk(
     basin-loss magnitude. Returns (phase, next event position)."""
     n = ms.shape[1]
     nb = bs.shape[1]
-    nominal = np.empty((2, n))
-    lam = np.empty(n)
-    gam = np.empty(n)
-    stab = np.empty(n)
-    load = np.empty(n)
-    strengths = np.empty(nb)
-    flags = np.zeros(n, dtype=np.int8)
-    magnitude = np.empty(n)
-    nodes = np.empty(n, dtype=np.int64)
+    events = (ev_tick, ev_kind, ev_target, ev_index, ev_mag)
+    scratch = _scratch(n, nb)
+    _, lam, gam, stab, load, strengths, flags, magnitude, _ = scratch
     for k in range(count):
         phase, ev_pos, sigma, worst, ghost, _losses = tick(
-            t0 + 1 + k,
-            key,
-            heun,
-            ms,
-            bs,
-            gain,
-            lost,
-            phase,
-            ev_tick,
-            ev_kind,
-            ev_target,
-            ev_index,
-            ev_mag,
-            ev_pos,
-            nominal,
-            k == 0,
-            lam,
-            gam,
-            stab,
-            load,
-            strengths,
-            flags,
-            magnitude,
-            nodes,
+            t0 + 1 + k, key, heun, ms, bs, gain, lost, phase, events, ev_pos, k == 0, scratch
         )
         if record:
             for i in range(n):
@@ -470,21 +446,9 @@ def summarize_many(
         gain = gain_all[s, :nb].copy()
         lo = ev_offsets[s]
         hi = ev_offsets[s + 1]
-        e_tick = ev_tick[lo:hi]
-        e_kind = ev_kind[lo:hi]
-        e_target = ev_target[lo:hi]
-        e_index = ev_index[lo:hi]
-        e_mag = ev_mag[lo:hi]
+        events = (ev_tick[lo:hi], ev_kind[lo:hi], ev_target[lo:hi], ev_index[lo:hi], ev_mag[lo:hi])
         lost = np.zeros(n, dtype=np.bool_)
-        nominal = np.empty((2, n))
-        lam = np.empty(n)
-        gam = np.empty(n)
-        stab = np.empty(n)
-        load = np.empty(n)
-        strengths = np.empty(nb)
-        flags = np.zeros(n, dtype=np.int8)
-        magnitude = np.empty(n)
-        nodes = np.empty(n, dtype=np.int64)
+        scratch = _scratch(n, nb)
         phase = 0
         ev_pos = 0
         total = 0.0
@@ -496,30 +460,7 @@ def summarize_many(
         ghosts = 0
         for k in range(ticks[s]):
             phase, ev_pos, sigma, _worst, ghost, new_losses = tick(
-                k + 1,
-                keys[s],
-                heun,
-                ms,
-                bs,
-                gain,
-                lost,
-                phase,
-                e_tick,
-                e_kind,
-                e_target,
-                e_index,
-                e_mag,
-                ev_pos,
-                nominal,
-                k == 0,
-                lam,
-                gam,
-                stab,
-                load,
-                strengths,
-                flags,
-                magnitude,
-                nodes,
+                k + 1, keys[s], heun, ms, bs, gain, lost, phase, events, ev_pos, k == 0, scratch
             )
             summed = total + sigma
             if abs(total) >= abs(sigma):
