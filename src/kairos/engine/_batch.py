@@ -30,6 +30,7 @@ from ._constants import (
     RESERVE_NOISE,
     RESERVE_SEPARATRIX,
 )
+from ._dynamics import initial_pressure
 from ._events import BodyColumns, ModelColumns, apply_event
 from ._exceptions import EngineError
 from ._kernel import INTEGRATORS, backend_for, summarize_many, use_kernel
@@ -107,9 +108,7 @@ class BatchSimulation:
                 self.guardrail[b, i], self.autonomy[b, i] = m.guardrail, m.autonomy
                 self.oversight[b, i], self.containment[b, i] = m.oversight, 0.0
                 self.valid[b, i] = True
-            total = 0.0
-            for m in sc.models:
-                total = total + lambda_of(m.capability, m.autonomy, 0.0)
+            total = initial_pressure(sc)
             for j, body in enumerate(sc.bodies):
                 self.strength[b, j], self.perceived[b, j] = body.strength, total
                 self.lag_gain[b, j] = body.lag_gain
