@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from kairos.errors import MissingDependencyError
 from kairos.server._auth import RateLimit, RateLimiter
-from kairos.server._sql_store import FIELDS, SqlStore, simulation_record, tables_ddl
+from kairos.server._sql_store import FIELDS, TABLES, SqlStore, simulation_record
 from kairos.server._store_api import LeaseLost, SimulationRecord, StorageError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS rate_buckets (
 """
 
 _DDL = (
-    tables_ddl(
+    TABLES.format(
         meta="kairos_meta",
         serial="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         integer="BIGINT",
@@ -63,6 +63,7 @@ _DDL = (
         more_columns=",\n    claimed_by TEXT",
         more_indexes="\nCREATE INDEX IF NOT EXISTS simulations_unfinished\n"
         "    ON simulations (seq) WHERE status IN ('queued', 'running');",
+        chunk_options="",
     )
     + _REPLICA_TABLES
 )

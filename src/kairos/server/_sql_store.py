@@ -1,5 +1,5 @@
 """The SQL that both simulation stores run: SQLite (``_storage.Store``) and PostgreSQL
-(``_pg_store.PostgresStore``) share the tables (``tables_ddl``, in each one's types), the
+(``_pg_store.PostgresStore``) share the tables (``TABLES``, in each one's types), the
 queries, the row mapping and the chunk encoding; a store states only what its database does its
 own way:
 
@@ -49,7 +49,12 @@ FIELDS = tuple(field.name for field in dataclasses.fields(SimulationRecord))
 COLUMNS = ", ".join(FIELDS)
 DECREE_COLUMNS = ", ".join(field.name for field in dataclasses.fields(DecreeRecord))
 
-_TABLES = """
+# The tables both stores keep, to be filled in with one database's words (str.format): {meta}
+# names the table of the schema version; {serial} is the type of a seq key (rows numbered in
+# filing order), {integer} of a tick or count, {flag} of cancel_requested with its default,
+# {blob} of stored bytes. {more_columns} (each after a comma) end simulations, {more_indexes}
+# follow its indexes and {chunk_options} close trace_chunks.
+TABLES = """
 CREATE TABLE IF NOT EXISTS {meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS simulations (
     seq {serial},
@@ -102,34 +107,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS decrees_idempotency
     ON decrees (simulation_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS decrees_simulation ON decrees (simulation_id, status);
 """
-
-
-def tables_ddl(
-    *,
-    meta: str,
-    serial: str,
-    integer: str,
-    flag: str,
-    blob: str,
-    more_columns: str = "",
-    more_indexes: str = "",
-    chunk_options: str = "",
-) -> str:
-    """The tables both stores keep, in one database's words: ``meta`` names the table of the
-    schema version; ``serial`` is the type of a ``seq`` key (rows numbered in filing order),
-    ``integer`` of a tick or count, ``flag`` of ``cancel_requested`` with its default, ``blob``
-    of stored bytes. ``more_columns`` (each after a comma) end ``simulations``,
-    ``more_indexes`` follow its indexes and ``chunk_options`` close ``trace_chunks``."""
-    return _TABLES.format(
-        meta=meta,
-        serial=serial,
-        integer=integer,
-        flag=flag,
-        blob=blob,
-        more_columns=more_columns,
-        more_indexes=more_indexes,
-        chunk_options=chunk_options,
-    )
 
 
 def encode_chunk(lines: Sequence[bytes]) -> bytes:

@@ -14,17 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kairos.server._sql_store import SqlStore, tables_ddl
+from kairos.server._sql_store import TABLES, SqlStore
 from kairos.server._store_api import SimulationRecord, StorageError
 
 MIN_SQLITE = (3, 35, 0)
 
-_DDL = tables_ddl(
+_DDL = TABLES.format(
     meta="meta",
     serial="INTEGER PRIMARY KEY AUTOINCREMENT",
     integer="INTEGER",
     flag="INTEGER NOT NULL DEFAULT 0",
     blob="BLOB",
+    more_columns="",
+    more_indexes="",
     chunk_options=" WITHOUT ROWID",
 )
 
