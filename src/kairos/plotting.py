@@ -55,9 +55,10 @@ def plot_stability(
     phases: list[str] = []
     events: list[tuple[int, str]] = []
     losses: list[tuple[int, float, str]] = []
-    ghosts: list[int] = []
+    # Marked points (tick, height): ghost branches along the bottom, prophecies along the top.
+    ghosts: list[tuple[int, float]] = []
     warned: list[tuple[int, float]] = []
-    foreseen: list[int] = []
+    foreseen: list[tuple[int, float]] = []
     for step in trace:
         ticks.append(step.t)
         stability.append(step.stability)
@@ -65,11 +66,11 @@ def plot_stability(
         events += [(step.t, _event_label(event)) for event in step.events]
         losses += [(step.t, step.stability, loss.agent) for loss in step.losses]
         if step.ghost is not None:
-            ghosts.append(step.t)
+            ghosts.append((step.t, 0.015))
         if step.warnings:
             warned.append((step.t, step.stability))
         if step.prophecy is not None and step.prophecy.loss_risk >= 0.5:
-            foreseen.append(step.t)
+            foreseen.append((step.t, 0.97))
     if not ticks:
         raise ValueError("cannot plot a trace without steps")
 
@@ -91,53 +92,20 @@ def plot_stability(
             fontsize=8,
             color=EVENT_COLOR,
         )
-    if ghosts:
-        ax.scatter(
-            ghosts,
-            [0.015] * len(ghosts),
-            marker="|",
-            s=60,
-            color=EVENT_COLOR,
-            label="ghost branch (paradox rolled back)",
-        )
-    if warned:
-        ax.scatter(
-            [t for t, _ in warned],
-            [v for _, v in warned],
-            marker="v",
-            s=45,
-            color=WARNING_COLOR,
-            zorder=4,
-            label="stability warning",
-        )
-    if foreseen:
-        ax.scatter(
-            foreseen,
-            [0.97] * len(foreseen),
-            marker="^",
-            s=40,
+    _marks(ax, ghosts, "ghost branch (paradox rolled back)", marker="|", s=60, color=EVENT_COLOR)
+    _marks(ax, warned, "stability warning", marker="v", s=45, color=WARNING_COLOR, zorder=4)
+    _marks(ax, foreseen, "prophecy: basin loss likely", marker="^", s=40, color=LOSS_COLOR)
+    basin_losses = [(tick, value) for tick, value, _ in losses]
+    _marks(ax, basin_losses, "basin loss", marker="X", s=70, color=LOSS_COLOR, zorder=5)
+    for tick, value, agent in losses:
+        ax.annotate(
+            agent,
+            (tick, value),
+            textcoords="offset points",
+            xytext=(5, 6),
+            fontsize=8,
             color=LOSS_COLOR,
-            label="prophecy: basin loss likely",
         )
-    if losses:
-        ax.scatter(
-            [t for t, _, _ in losses],
-            [s for _, s, _ in losses],
-            marker="X",
-            s=70,
-            color=LOSS_COLOR,
-            zorder=5,
-            label="basin loss",
-        )
-        for tick, value, agent in losses:
-            ax.annotate(
-                agent,
-                (tick, value),
-                textcoords="offset points",
-                xytext=(5, 6),
-                fontsize=8,
-                color=LOSS_COLOR,
-            )
     ax.set_ylim(0.0, 1.0)
     return _finish(ax, trace, ticks, "global stability S", legend="upper right")
 
@@ -288,6 +256,13 @@ def _title(trace: TraceQueries) -> str:
 def _event_label(event: Any) -> str:
     kind = getattr(event.type, "value", event.type)
     return f"{kind} → {event.target}" if event.target else str(kind)
+
+
+def _marks(ax: Axes, points: Sequence[tuple[int, float]], label: str, **style: Any) -> None:
+    """Points ``(tick, height)`` of one kind on the plot, with their legend entry; nothing when
+    there are none (a legend names only what the plot shows)."""
+    if points:
+        ax.scatter([t for t, _ in points], [y for _, y in points], label=label, **style)
 
 
 def _phase_bands(ax: Axes, ticks: Sequence[int], phases: Sequence[str]) -> None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from kairos.errors import MissingDependencyError
 from kairos.server._auth import RateLimit, RateLimiter
-from kairos.server._sql_store import FIELDS, SqlStore, simulation_record
+from kairos.server._sql_store import FIELDS, TABLES, SqlStore, simulation_record
 from kairos.server._store_api import LeaseLost, SimulationRecord, StorageError
 
 if TYPE_CHECKING:
@@ -40,62 +40,8 @@ log = logging.getLogger("kairos.server")
 CHANNEL = "kairos_progress"
 _DDL_LOCK = 0x6B6169726F73  # an advisory lock id: replicas starting at once create tables once
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS kairos_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS simulations (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    owner TEXT NOT NULL,
-    organization_id TEXT,
-    status TEXT NOT NULL,
-    scenario_json TEXT NOT NULL,
-    scenario_name TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    seed BIGINT NOT NULL,
-    ticks BIGINT NOT NULL,
-    tick BIGINT NOT NULL DEFAULT 0,
-    engine_version TEXT NOT NULL,
-    idempotency_key TEXT,
-    input_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    completed_at TEXT,
-    summary_json TEXT,
-    error_json TEXT,
-    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
-    claimed_by TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS simulations_idempotency
-    ON simulations (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS simulations_owner ON simulations (owner, seq);
-CREATE INDEX IF NOT EXISTS simulations_unfinished
-    ON simulations (seq) WHERE status IN ('queued', 'running');
-CREATE TABLE IF NOT EXISTS trace_chunks (
-    simulation_id TEXT NOT NULL,
-    first_tick BIGINT NOT NULL,
-    last_tick BIGINT NOT NULL,
-    data BYTEA NOT NULL,
-    PRIMARY KEY (simulation_id, first_tick)
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    simulation_id TEXT PRIMARY KEY,
-    tick BIGINT NOT NULL,
-    data BYTEA NOT NULL
-);
-CREATE TABLE IF NOT EXISTS decrees (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    simulation_id TEXT NOT NULL,
-    event_json TEXT NOT NULL,
-    idempotency_key TEXT,
-    status TEXT NOT NULL,
-    tick BIGINT,
-    reason TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS decrees_idempotency
-    ON decrees (simulation_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS decrees_simulation ON decrees (simulation_id, status);
-CREATE TABLE IF NOT EXISTS replicas (
+# What replicas share besides the simulations: their heartbeats and the rate-limit buckets.
+_REPLICA_TABLES = """CREATE TABLE IF NOT EXISTS replicas (
     id TEXT PRIMARY KEY,
     heartbeat_at TIMESTAMPTZ NOT NULL
 );
@@ -106,6 +52,21 @@ CREATE TABLE IF NOT EXISTS rate_buckets (
     granted BOOLEAN NOT NULL
 );
 """
+
+_DDL = (
+    TABLES.format(
+        meta="kairos_meta",
+        serial="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        integer="BIGINT",
+        flag="BOOLEAN NOT NULL DEFAULT FALSE",
+        blob="BYTEA",
+        more_columns=",\n    claimed_by TEXT",
+        more_indexes="\nCREATE INDEX IF NOT EXISTS simulations_unfinished\n"
+        "    ON simulations (seq) WHERE status IN ('queued', 'running');",
+        chunk_options="",
+    )
+    + _REPLICA_TABLES
+)
 
 
 def _psycopg() -> Any:

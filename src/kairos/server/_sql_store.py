@@ -1,6 +1,7 @@
 """The SQL that both simulation stores run: SQLite (``_storage.Store``) and PostgreSQL
-(``_pg_store.PostgresStore``) share the tables' columns, the queries, the row mapping and the
-chunk encoding; a store states only what its database does its own way:
+(``_pg_store.PostgresStore``) share the tables (``TABLES``, in each one's types), the
+queries, the row mapping and the chunk encoding; a store states only what its database does its
+own way:
 
 * placeholders: the queries here are written with ``?``; ``PostgresStore._execute`` hands
   psycopg ``%s`` instead;
@@ -47,6 +48,65 @@ REJECTED_AFTER_LAST_TICK = "the run computed its last tick before the decree cou
 FIELDS = tuple(field.name for field in dataclasses.fields(SimulationRecord))
 COLUMNS = ", ".join(FIELDS)
 DECREE_COLUMNS = ", ".join(field.name for field in dataclasses.fields(DecreeRecord))
+
+# The tables both stores keep, to be filled in with one database's words (str.format): {meta}
+# names the table of the schema version; {serial} is the type of a seq key (rows numbered in
+# filing order), {integer} of a tick or count, {flag} of cancel_requested with its default,
+# {blob} of stored bytes. {more_columns} (each after a comma) end simulations, {more_indexes}
+# follow its indexes and {chunk_options} close trace_chunks.
+TABLES = """
+CREATE TABLE IF NOT EXISTS {meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS simulations (
+    seq {serial},
+    id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    organization_id TEXT,
+    status TEXT NOT NULL,
+    scenario_json TEXT NOT NULL,
+    scenario_name TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    seed {integer} NOT NULL,
+    ticks {integer} NOT NULL,
+    tick {integer} NOT NULL DEFAULT 0,
+    engine_version TEXT NOT NULL,
+    idempotency_key TEXT,
+    input_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    completed_at TEXT,
+    summary_json TEXT,
+    error_json TEXT,
+    cancel_requested {flag}{more_columns}
+);
+CREATE UNIQUE INDEX IF NOT EXISTS simulations_idempotency
+    ON simulations (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS simulations_owner ON simulations (owner, seq);{more_indexes}
+CREATE TABLE IF NOT EXISTS trace_chunks (
+    simulation_id TEXT NOT NULL,
+    first_tick {integer} NOT NULL,
+    last_tick {integer} NOT NULL,
+    data {blob} NOT NULL,
+    PRIMARY KEY (simulation_id, first_tick)
+){chunk_options};
+CREATE TABLE IF NOT EXISTS checkpoints (
+    simulation_id TEXT PRIMARY KEY,
+    tick {integer} NOT NULL,
+    data {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decrees (
+    seq {serial},
+    id TEXT NOT NULL UNIQUE,
+    simulation_id TEXT NOT NULL,
+    event_json TEXT NOT NULL,
+    idempotency_key TEXT,
+    status TEXT NOT NULL,
+    tick {integer},
+    reason TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS decrees_idempotency
+    ON decrees (simulation_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS decrees_simulation ON decrees (simulation_id, status);
+"""
 
 
 def encode_chunk(lines: Sequence[bytes]) -> bytes:

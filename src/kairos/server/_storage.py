@@ -14,64 +14,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kairos.server._sql_store import SqlStore
+from kairos.server._sql_store import TABLES, SqlStore
 from kairos.server._store_api import SimulationRecord, StorageError
 
 MIN_SQLITE = (3, 35, 0)
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS simulations (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    owner TEXT NOT NULL,
-    organization_id TEXT,
-    status TEXT NOT NULL,
-    scenario_json TEXT NOT NULL,
-    scenario_name TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    ticks INTEGER NOT NULL,
-    tick INTEGER NOT NULL DEFAULT 0,
-    engine_version TEXT NOT NULL,
-    idempotency_key TEXT,
-    input_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    completed_at TEXT,
-    summary_json TEXT,
-    error_json TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX IF NOT EXISTS simulations_idempotency
-    ON simulations (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS simulations_owner ON simulations (owner, seq);
-CREATE TABLE IF NOT EXISTS trace_chunks (
-    simulation_id TEXT NOT NULL,
-    first_tick INTEGER NOT NULL,
-    last_tick INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (simulation_id, first_tick)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS checkpoints (
-    simulation_id TEXT PRIMARY KEY,
-    tick INTEGER NOT NULL,
-    data BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS decrees (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    simulation_id TEXT NOT NULL,
-    event_json TEXT NOT NULL,
-    idempotency_key TEXT,
-    status TEXT NOT NULL,
-    tick INTEGER,
-    reason TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS decrees_idempotency
-    ON decrees (simulation_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS decrees_simulation ON decrees (simulation_id, status);
-"""
+_DDL = TABLES.format(
+    meta="meta",
+    serial="INTEGER PRIMARY KEY AUTOINCREMENT",
+    integer="INTEGER",
+    flag="INTEGER NOT NULL DEFAULT 0",
+    blob="BLOB",
+    more_columns="",
+    more_indexes="",
+    chunk_options=" WITHOUT ROWID",
+)
 
 
 class Store(SqlStore):
