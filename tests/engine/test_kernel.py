@@ -8,10 +8,12 @@ canonical lines. Also: the backend switch, lazy import, the compile options and 
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -343,3 +345,19 @@ def test_kernel_cache_is_scoped_to_the_engine_sources(tmp_path: Any) -> None:
     namespace: dict[str, Any] = {}
     exec(compile(other.read_text(), str(other), "exec"), namespace)
     assert locator.from_function(namespace["f"], str(other)) is None  # users' code: untouched
+
+
+def test_every_module_the_kernel_compiles_is_in_its_cache_key() -> None:
+    """A change to any module whose code the kernel compiles must clear the compiled cache:
+    each engine module that ``_kernel_nb`` imports is one of ``KERNEL_SOURCES``."""
+    from kairos.engine import _kernel
+
+    source = (Path(_kernel.__file__).parent / "_kernel_nb.py").read_text()
+    imported = {"_kernel_nb.py"}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module is None:
+                imported |= {f"{alias.name}.py" for alias in node.names}
+            else:
+                imported.add(f"{node.module}.py")
+    assert imported == set(_kernel.KERNEL_SOURCES)
