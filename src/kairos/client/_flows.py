@@ -6,7 +6,8 @@ subscription to its end, handing each event to ``each``) and is sent back the ca
 stream to follow, how the steps are collected and checked, and cleaning up after a failure all
 live here, so ``run``/``arun`` and ``trace``/``atrace`` only hand a flow to :func:`drive` or
 :func:`adrive`, which carry out its actions through the runtime's sync or async I/O (as
-:mod:`._machine` and :mod:`._http` do for one HTTP call).
+:mod:`._machine` and :mod:`._http` do for one HTTP call). Both step the flow with the one loop
+of :mod:`._driving`; they differ only in how they call and follow.
 
 A driver closes the flow when an action fails (or ``each`` raises): the flow's ``except`` and
 ``finally`` blocks run at the ``yield`` where it waited, then the failure goes on.
@@ -42,6 +43,7 @@ from kairos_api.procedures import (
     SIMULATION_STREAM,
 )
 
+from ._driving import run_actions, run_blocking
 from ._runs import Collector, check_complete, metadata_of
 from ._runtime import ClientRuntime
 
@@ -76,46 +78,36 @@ Flow = Generator["Call[Any] | Follow[Any]", Any, ResultT]
 
 def drive(flow: Flow[ResultT], runtime: ClientRuntime) -> ResultT:
     """Run a flow to its result with blocking I/O."""
-    with contextlib.closing(flow):
-        reply: object = None
-        while True:
-            try:
-                action = flow.send(reply)
-            except StopIteration as done:
-                result: ResultT = done.value
-                return result
-            if isinstance(action, Call):
-                reply = runtime.call(
-                    action.procedure, action.input, allow_unsafe_retry=action.allow_unsafe_retry
-                )
-                continue
-            for event in runtime.subscribe(
-                action.procedure, action.input, owned_simulation=action.owned_simulation
-            ):
-                action.each(event)
-            reply = None
+
+    async def perform(action: Call[Any] | Follow[Any]) -> object:
+        if isinstance(action, Call):
+            return runtime.call(
+                action.procedure, action.input, allow_unsafe_retry=action.allow_unsafe_retry
+            )
+        for event in runtime.subscribe(
+            action.procedure, action.input, owned_simulation=action.owned_simulation
+        ):
+            action.each(event)
+        return None
+
+    return run_blocking(run_actions(flow, perform))
 
 
 async def adrive(flow: Flow[ResultT], runtime: ClientRuntime) -> ResultT:
     """Run a flow to its result on the running event loop."""
-    with contextlib.closing(flow):
-        reply: object = None
-        while True:
-            try:
-                action = flow.send(reply)
-            except StopIteration as done:
-                result: ResultT = done.value
-                return result
-            if isinstance(action, Call):
-                reply = await runtime.acall(
-                    action.procedure, action.input, allow_unsafe_retry=action.allow_unsafe_retry
-                )
-                continue
-            async for event in runtime.asubscribe(
-                action.procedure, action.input, owned_simulation=action.owned_simulation
-            ):
-                action.each(event)
-            reply = None
+
+    async def perform(action: Call[Any] | Follow[Any]) -> object:
+        if isinstance(action, Call):
+            return await runtime.acall(
+                action.procedure, action.input, allow_unsafe_retry=action.allow_unsafe_retry
+            )
+        async for event in runtime.asubscribe(
+            action.procedure, action.input, owned_simulation=action.owned_simulation
+        ):
+            action.each(event)
+        return None
+
+    return await run_actions(flow, perform)
 
 
 def run_flow(

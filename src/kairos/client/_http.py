@@ -3,18 +3,21 @@
 They are the only code that sends HTTP requests or sleeps between retries. Everything they do
 is move a :class:`~._machine.Send` onto the wire and the outcome back into the machine; a
 transport exception never leaves here raw: it becomes :class:`~._machine.Failed`, and the
-machine turns that into ``APIConnectionError`` or ``APITimeoutError`` (or a retry).
+machine turns that into ``APIConnectionError`` or ``APITimeoutError`` (or a retry). Both are one
+async driver given the async client's I/O or blocking I/O (see :mod:`._driving`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import httpx
 
-from ._machine import Failed, Machine, Received, Send
+from ._driving import run_actions, run_blocking
+from ._machine import Action, Failed, Machine, Received, Send, Sleep
 
 __all__ = ["HTTP_LIMITS", "drive_async", "drive_sync"]
 
@@ -49,39 +52,37 @@ def _failed(exc: httpx.TransportError) -> Failed:
 
 def drive_sync(machine: Machine[T], http: httpx.Client) -> T:
     """Run a call machine to its result with blocking I/O."""
-    reply: Received | Failed | None = None
-    while True:
-        try:
-            action = machine.send(reply)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        if not isinstance(action, Send):
-            time.sleep(action.seconds)
-            reply = None
-            continue
-        try:
-            response = http.send(_build(http, action))
-        except httpx.TransportError as exc:
-            reply = _failed(exc)
-        else:
-            reply = Received(response.status_code, response.headers, response.content)
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        return http.send(request)
+
+    async def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    return run_blocking(_drive(machine, http, send, sleep))
 
 
 async def drive_async(machine: Machine[T], http: httpx.AsyncClient) -> T:
     """Run a call machine to its result on the running event loop."""
-    reply: Received | Failed | None = None
-    while True:
+    return await _drive(machine, http, http.send, asyncio.sleep)
+
+
+async def _drive(
+    machine: Machine[T],
+    http: httpx.Client | httpx.AsyncClient,
+    send: Callable[[httpx.Request], Awaitable[httpx.Response]],
+    sleep: Callable[[float], Awaitable[None]],
+) -> T:
+    """Both drivers: ``send`` and ``sleep`` are the async client's, or blocking ones."""
+
+    async def perform(action: Action) -> Received | Failed | None:
+        if isinstance(action, Sleep):
+            await sleep(action.seconds)
+            return None
         try:
-            action = machine.send(reply)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        if not isinstance(action, Send):
-            await asyncio.sleep(action.seconds)
-            reply = None
-            continue
-        try:
-            response = await http.send(_build(http, action))
+            response = await send(_build(http, action))
         except httpx.TransportError as exc:
-            reply = _failed(exc)
-        else:
-            reply = Received(response.status_code, response.headers, response.content)
+            return _failed(exc)
+        return Received(response.status_code, response.headers, response.content)
+
+    return await run_actions(machine, perform)

@@ -6,7 +6,8 @@ the machine, as websockets' ``asyncio/connection.py`` holds its ``protocol``. It
 machine what happens (a socket opened or lost, a frame, the time) and does what the machine
 gives back: sends frames, wakes the consumers that have events, arms one timer, opens a socket
 when one is wanted. It holds no subscription state of its own; the futures consumers wait on
-are all it keeps per consumer, and only while they wait.
+are all it keeps per consumer, and only while they wait. The manager (:mod:`._streams`) adds
+and removes subscriptions on the machine itself, then calls :meth:`~StreamDriver.wake`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from typing import Any, Generic, TypeVar
 
-from kairos._trpc.json_values import ABSENT
-from kairos._trpc.subscriptions import Check, ConsumerEvent, Output, SubscriptionMachine
+from kairos._trpc.subscriptions import ConsumerEvent, Output, SubscriptionMachine
 from kairos._waiting import wait_within
 from kairos.errors import APIConnectionError
 
@@ -94,24 +94,6 @@ class StreamDriver(ABC, Generic[SocketT]):
         if self.protocol.closed:
             raise APIConnectionError(self.protocol.failure or "the connection is closed")
 
-    async def add(
-        self,
-        path: str,
-        input: object = ABSENT,
-        *,
-        last_event_id: str | None = None,
-        check: Check | None = None,
-    ) -> int:
-        """Start a subscription here: its consumer's key."""
-        key = self.protocol.subscribe(path, input, last_event_id=last_event_id, check=check)
-        await self._after()
-        return key
-
-    async def remove(self, key: int) -> None:
-        """The consumer left: stop its subscription (a no-op once it has ended)."""
-        self.protocol.unsubscribe(key)
-        await self._after()
-
     async def next_event(self, key: int, idle_timeout: float | None) -> ConsumerEvent:
         """The consumer's next event, waiting for it (``TimeoutError`` after ``idle_timeout``
         seconds of silence)."""
@@ -128,7 +110,8 @@ class StreamDriver(ABC, Generic[SocketT]):
         return event
 
     async def wake(self) -> None:
-        """Act on the machine's output after an input made from outside (closing it, say)."""
+        """Act on the machine's output after an input made from outside: a subscription added
+        or removed, the machine closed."""
         await self._after()
 
     # -- driving the machine -----------------------------------------------------------------

@@ -127,7 +127,9 @@ class StreamManager:
         try:
             async with self._lock:
                 connection = await self._connection()
-                key = await connection.add(path, input, last_event_id=last_event_id, check=check)
+                protocol = connection.protocol
+                key = protocol.subscribe(path, input, last_event_id=last_event_id, check=check)
+                await connection.wake()
         except BaseException as exc:
             abandoned = on_abandon is not None and not isinstance(exc, KairosError)
             await _clean_up(on_abandon() if abandoned and on_abandon else None, path)
@@ -213,7 +215,8 @@ class StreamManager:
 
     async def _unsubscribe(self, stream: Stream) -> None:
         connection = stream.connection
-        await connection.remove(stream.key)
+        connection.protocol.unsubscribe(stream.key)  # a no-op once it has ended
+        await connection.wake()
         if connection.load == 0 and connection.usable and not self._closed:
             # A timer, not a sleeping task: a loop that ends meanwhile drops it silently.
             loop = asyncio.get_running_loop()
