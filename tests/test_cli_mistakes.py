@@ -188,6 +188,8 @@ def test_the_issues_examples_as_the_real_program(tmp_path: Path, scenario_file: 
     "argv",
     [
         ["--rate-limit", "inf"],
+        ["--rate-limit", "nan"],  # was rate limiting silently off
+        ["--rate-limit", "-1"],
         ["--rate-limit", "5", "--rate-burst", "1", "--api-key", "org="],
         ["--executor", "dask"],
     ],

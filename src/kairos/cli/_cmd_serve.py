@@ -172,5 +172,5 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.rate_limit is not None or args.rate_burst is not None:
         rate = args.rate_limit if args.rate_limit is not None else DEFAULT_RATE_LIMIT.rate
         burst = args.rate_burst if args.rate_burst is not None else DEFAULT_RATE_LIMIT.burst
-        options["rate_limit"] = RateLimit(rate, burst) if rate > 0 else None
+        options["rate_limit"] = None if rate == 0 else RateLimit(rate, burst)  # nan: an error
     return options
