@@ -6,7 +6,10 @@ general decoder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from kairos.client._chunk_frames import decode_chunk_frame
+from kairos.client._gc_paused import gc_paused
 from kairos.server import ServerThread
 from kairos.trace import Trace, TraceMetadata
 from kairos_api import TraceChunk
@@ -158,3 +162,54 @@ def test_the_websocket_driver_decodes_chunks_in_one_call(
         trace = client.run(wire, ticks=TICKS)
     assert sum(decoded) >= TICKS
     assert trace.sha256() == engine.trace_sha256(engine.run(wire, TICKS))
+
+
+@contextlib.contextmanager
+def collections_counted() -> Iterator[list[int]]:
+    """The generations of the cyclic collections that start inside the block."""
+    started: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(note)
+    try:
+        yield started
+    finally:
+        gc.callbacks.remove(note)
+
+
+def test_the_collector_stays_off_while_a_chunk_is_validated(frames: list[bytes]) -> None:
+    """A chunk's thousands of new objects set the cyclic collector off several times during
+    its validation (in a replay that cost more than the validation itself); the decoder
+    pauses it, so at most the one collection due after the call runs."""
+    chunks = [f for f in frames if b'"steps"' in f]
+    assert gc.isenabled()
+    with collections_counted() as unpaused:
+        for frame in chunks:
+            TraceChunk.model_validate(json.loads(frame)["result"]["data"]["data"])
+    with collections_counted() as paused:
+        for frame in chunks:
+            assert decode_chunk_frame(frame) is not None
+    assert len(unpaused) > len(chunks), "the test's chunks must be big enough to matter"
+    assert len(paused) <= len(chunks), paused
+
+
+def test_the_decoder_leaves_the_collector_as_it_found_it(frames: list[bytes]) -> None:
+    chunk = next(f for f in frames if b'"steps"' in f)
+    broken = chunk.replace(b'"stability":', b'"stability":"x","was":', 1)
+    for enabled in (False, True):
+        if not enabled:
+            gc.disable()
+        try:
+            assert decode_chunk_frame(chunk) is not None
+            assert gc.isenabled() is enabled
+            assert decode_chunk_frame(broken) is None
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError
+    assert gc.isenabled()

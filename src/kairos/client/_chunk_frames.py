@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Strict
 
 from kairos_api import TraceChunk
 
+from ._gc_paused import gc_paused
+
 __all__ = ["ChunkFrame", "decode_chunk_frame"]
 
 
@@ -57,7 +59,8 @@ def decode_chunk_frame(frame: str | bytes) -> ChunkFrame | None:
     """The trace chunk a tracked data frame carries, parsed and validated in one call; None
     when ``frame`` is any other frame or does not validate (see the module documentation)."""
     try:
-        decoded = _Frame.model_validate_json(frame)
+        with gc_paused():
+            decoded = _Frame.model_validate_json(frame)
     except pydantic.ValidationError:
         return None
     result = decoded.result

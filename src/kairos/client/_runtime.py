@@ -27,6 +27,7 @@ from kairos_api.procedures import SIMULATION_CANCEL
 
 from ._bridge import BridgedIterator
 from ._connections import Connections
+from ._gc_paused import gc_paused
 from ._http import drive_async, drive_sync
 from ._machine import call_machine, encode_input
 from ._preflight import as_scenario
@@ -121,7 +122,8 @@ class ClientRuntime:
                 ):  # the driver validated it as a trace chunk: another model wants its JSON
                     data = data.model_dump(mode="json", by_alias=True, exclude_unset=True)
                 try:
-                    event = procedure.output_model.model_validate(data)
+                    with gc_paused():  # a trace chunk from SSE: thousands of new objects
+                        event = procedure.output_model.model_validate(data)
                 except pydantic.ValidationError as exc:
                     raise APIProtocolError(
                         f"an event of {procedure.path} does not match the API schema: {exc}",
