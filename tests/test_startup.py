@@ -15,8 +15,14 @@ import sys
 import pytest
 
 HEAVY = ("numpy", "httpx", "websockets", "pydantic", "pydantic_core", "kairos_api", "starlette")
-LAZY_PACKAGES = ["kairos", "kairos.client", "kairos.domains", "kairos.engine", "kairos.server"]
-LAZY_PACKAGES += ["kairos.trace"]
+LAZY_PACKAGES = [
+    "kairos",
+    "kairos.client",
+    "kairos.domains",
+    "kairos.engine",
+    "kairos.server",
+    "kairos.trace",
+]
 
 
 def modules_after(code: str, *args: str) -> set[str]:

@@ -155,8 +155,10 @@ class Collector:
         else:
             self._steps.extend(steps)
             if self._rejected is None:
+                fold = self._summary.add
                 try:
-                    self._summary.add_many(steps)
+                    for step in steps:
+                        fold(step)
                 except ValueError as exc:
                     self._rejected = exc
         if steps:

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 
 from kairos.engine import SummaryAccumulator
 from kairos_api import BasinLoss, GhostBranch, PhaseTransition, TraceStep
@@ -79,33 +78,6 @@ class TraceSummary:
         self.losses.extend(step.losses)
         if step.ghost is not None:
             self.ghosts.append(step.ghost)
-
-    def add_many(self, steps: Iterable[TraceStep]) -> None:
-        """:meth:`add` each of ``steps`` in order, in one loop (the per-chunk path of a stream).
-
-        On a rejected step the steps before it stay added and :class:`ValueError` is raised.
-        """
-        engine_add = self._engine_summary.add_values
-        transitions = self.transitions
-        for step in steps:
-            t = step.t
-            if not self.count or t != self.last_tick + 1 or step.losses or step.ghost is not None:
-                self.add(step)  # the first step, and the rare ones: the full path
-                continue
-            if step.agents.keys() != self._agent_set:
-                self.check(step)  # raises
-            phase = step.phase
-            if phase != self.last_phase and self.last_phase is not None:
-                transitions.append(
-                    PhaseTransition(tick=t, from_phase=self.last_phase, to_phase=phase)
-                )
-            stability = step.stability
-            self.count += 1
-            self.last_tick = t
-            self.last_phase = phase
-            engine_add(stability, phase, 0, False)
-            if stability < self.min_stability:
-                self.min_stability = stability
 
     def mean_stability(self) -> float:
         """The mean global stability of the steps added, as the engine's summary computes it."""
