@@ -225,12 +225,14 @@ def test_workers_dying_again_and_again_fail_the_run_with_worker_crashed(
 def test_a_server_restart_resumes_dask_runs_from_their_checkpoint(
     dask_cluster: Any, tmp_path: Path
 ) -> None:
-    ticks = 15_000
+    # Long enough that the segments computed while the first server shuts down gracefully
+    # cannot finish the run (15,000 ticks could: a run completed before the restart).
+    ticks = 100_000
     first = start_server(tmp_path, rate_limit=None, executor=dask_cluster.scheduler_address)
     wire = Wire(first.url)
     simulation_id = wire.create(ticks=ticks, seed=51)["id"]
     deadline = time.monotonic() + 60
-    while wire.data(wire.query("simulation.get", {"id": simulation_id}))["tick"] < 1000:
+    while wire.data(wire.query("simulation.get", {"id": simulation_id}))["tick"] == 0:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     first.stop()
