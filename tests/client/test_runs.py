@@ -155,8 +155,10 @@ def test_stream_run_memory_stays_constant(client: KairosClient) -> None:
     finally:
         tracemalloc.stop()
     assert count == ticks
-    # Holding the 35 000 later steps would take tens of MB; streaming holds a few chunks.
-    assert peak - baseline < 8 * 1024 * 1024
+    # Holding the 35 000 later steps would take tens of MB; streaming holds a few chunks (1 to
+    # 3 MB here). tracemalloc also counts the embedded server's threads: once in a full suite
+    # the peak reached 10.7 MB, so the bound is 16 MB, still far below holding the steps.
+    assert peak - baseline < 16 * 1024 * 1024
 
 
 async def test_a_cancelled_simulation_raises_simulation_error(client: KairosClient) -> None:
