@@ -47,6 +47,10 @@ def rejection(frame: str | bytes) -> TRPCError:
 def test_ping_and_pong_are_recognised_before_JSON() -> None:
     assert parse_client_frame("PING") == Ping()
     assert parse_client_frame("PONG") == Pong()
+    assert parse_client_frame(b"PING") == Ping() and parse_client_frame(b"PONG") == Pong()
+    # only the exact frames: anything else is JSON (and here not valid JSON)
+    for frame in ("ping", " PING", "PING\n", b"PONGPONG"):
+        assert rejection(frame).code == "PARSE_ERROR"
 
 
 def test_a_request() -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .json_values import ABSENT, JSONDecodeFailure, decode_json, encode_json, excerpt
-from .ws_common import PING, PONG, Ping, Pong, RequestId, normalize_id
+from .ws_common import Ping, Pong, RequestId, keep_alive, normalize_id
 
 __all__ = [
     "Data",
@@ -124,10 +124,9 @@ ServerEvent = (
 
 def decode_server_frame(frame: str | bytes) -> ServerEvent:
     """Decode one frame the server sent. Never raises."""
-    if frame == PING or frame == PING.encode():
-        return Ping()
-    if frame == PONG or frame == PONG.encode():
-        return Pong()
+    event = keep_alive(frame)
+    if event is not None:
+        return event
     shown = excerpt(frame)
     message = decode_json(frame)
     if isinstance(message, JSONDecodeFailure):

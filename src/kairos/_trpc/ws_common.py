@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["PING", "PONG", "Ping", "Pong", "RequestId", "normalize_id"]
+__all__ = ["PING", "PONG", "Ping", "Pong", "RequestId", "keep_alive", "normalize_id"]
 
 PING: Final = "PING"
 PONG: Final = "PONG"
@@ -27,6 +27,14 @@ class Ping:
 @dataclass(frozen=True)
 class Pong:
     """The peer answered a ``PING``."""
+
+
+_KEEP_ALIVE: Final = {PING: Ping(), PING.encode(): Ping(), PONG: Pong(), PONG.encode(): Pong()}
+
+
+def keep_alive(frame: str | bytes) -> Ping | Pong | None:
+    """The keep-alive event ``frame`` is (as text or as bytes), or None for any other frame."""
+    return _KEEP_ALIVE.get(frame)
 
 
 def normalize_id(value: object) -> RequestId | None:

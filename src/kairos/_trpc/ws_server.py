@@ -18,7 +18,7 @@ from .envelopes import TRPCError
 from .http_server import ProcedureLike
 from .json_values import ABSENT, JSONDecodeFailure, decode_json, encode_json
 from .sse import merge_last_event_id
-from .ws_common import PING, PONG, Ping, Pong, RequestId, normalize_id
+from .ws_common import Ping, Pong, RequestId, keep_alive, normalize_id
 
 __all__ = [
     "ClientFrame",
@@ -138,10 +138,9 @@ def _parse_message(value: object) -> WSRequest | WSStop | NullIdRequest:
 
 def parse_client_frame(frame: str | bytes) -> ClientFrame:
     """Parse one frame from a client. Never raises."""
-    if frame == PING or frame == PING.encode():
-        return Ping()
-    if frame == PONG or frame == PONG.encode():
-        return Pong()
+    event = keep_alive(frame)
+    if event is not None:
+        return event
     decoded = decode_json(frame)
     if isinstance(decoded, JSONDecodeFailure):
         return FrameRejected(TRPCError("PARSE_ERROR", decoded.message))
