@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kairos import engine
-from kairos.server._store_api import DecreeRecord, LeaseLost, SimulationRecord, SimulationStore
+from kairos.server._sql_store import SimulationStore
+from kairos.server._store_api import DecreeRecord, LeaseLost, SimulationRecord
 
 ProgressCallback = Callable[[str, int], None]
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from kairos.errors import MissingDependencyError
 from kairos.server._auth import RateLimit, RateLimiter
-from kairos.server._sql_store import FIELDS, TABLES, SqlStore, simulation_record
+from kairos.server._sql_store import FIELDS, TABLES, SimulationStore, simulation_record
 from kairos.server._store_api import LeaseLost, SimulationRecord, StorageError
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(SimulationStore):
     """The simulation store in a PostgreSQL database (one connection per process)."""
 
     def __init__(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from kairos.server._store_api import SimulationStore
+from kairos.server._sql_store import SimulationStore
 
 if TYPE_CHECKING:
     from kairos.server._store_api import DecreeRecord

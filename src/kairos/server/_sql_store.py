@@ -1,7 +1,9 @@
-"""The SQL that both simulation stores run: SQLite (``_storage.Store``) and PostgreSQL
-(``_pg_store.PostgresStore``) share the tables (``TABLES``, in each one's types), the
-queries, the row mapping and the chunk encoding; a store states only what its database does its
-own way:
+"""The simulation store: :class:`SimulationStore`, the one contract of the server's database and
+the SQL that both backends run. SQLite (``_storage.Store``) and PostgreSQL
+(``_pg_store.PostgresStore``) subclass it and share the tables (``TABLES``, in each one's
+types), the queries, the row mapping and the chunk encoding; a store implements the abstract
+members the two do differently (where it lives, whether it is shared, its leases, closing) and
+states only what its database does its own way:
 
 * placeholders: the queries here are written with ``?``; ``PostgresStore._execute`` hands
   psycopg ``%s`` instead;
@@ -140,8 +142,9 @@ class Cursor(Protocol):
     def fetchall(self) -> Sequence[Any]: ...
 
 
-class SqlStore(ABC):
-    """The simulation store's methods, on whichever database a subclass connects to.
+class SimulationStore(ABC):
+    """What the server, its workers and its streams need from a database, on whichever
+    database a subclass connects to (``_store_api.open_store`` picks one for a ``--db``).
 
     Every method holds ``_lock`` while it uses the connection, so one store is safe to share
     between threads; a method that reads before it writes does both in one ``_transaction``
@@ -150,6 +153,41 @@ class SqlStore(ABC):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+
+    # -- what each backend does differently ---------------------------------------------------
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the store lives, as a worker process opens it (a path or a DSN)."""
+
+    @property
+    @abstractmethod
+    def shared(self) -> bool:
+        """True when several servers may use this store at once (leases, shared limits)."""
+
+    @property
+    @abstractmethod
+    def replica_id(self) -> str | None:
+        """The server this store was opened for (None: a worker's, or SQLite's)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the store's connections; it is not used afterwards."""
+
+    @abstractmethod
+    def claim_unfinished(self, stale_seconds: float) -> list[SimulationRecord]:
+        """The unfinished simulations this server should run now: on SQLite every one (one
+        server owns the file); on a shared store those whose replica has not renewed its
+        lease within ``stale_seconds``, now claimed by this one."""
+
+    @abstractmethod
+    def heartbeat(self) -> None:
+        """Renew this server's lease on the simulations it runs (no-op when not shared)."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Give up this server's leases at once (a graceful stop), so another takes over."""
 
     # -- what each database does its own way -------------------------------------------------
 
@@ -298,12 +336,14 @@ class SqlStore(ABC):
             return self._one("WHERE id = ?", (simulation_id,))
 
     def request_cancel(self, simulation_id: str) -> None:
+        """Flag the simulation for cancelling: its worker stops before storing its next chunk."""
         with self._lock:
             self._execute(
                 "UPDATE simulations SET cancel_requested = TRUE WHERE id = ?", (simulation_id,)
             )
 
     def cancel_requested(self, simulation_id: str) -> bool:
+        """Whether a cancel was requested (False for an unknown simulation)."""
         with self._lock:
             row = self._execute(
                 "SELECT cancel_requested FROM simulations WHERE id = ?", (simulation_id,)
@@ -355,6 +395,7 @@ class SqlStore(ABC):
             self._notify(simulation_id)
 
     def latest_checkpoint(self, simulation_id: str) -> tuple[int, bytes] | None:
+        """``(tick, engine state)`` of the last stored checkpoint, or None."""
         with self._lock:
             row = self._execute(
                 "SELECT tick, data FROM checkpoints WHERE simulation_id = ?", (simulation_id,)
@@ -495,6 +536,7 @@ class SqlStore(ABC):
         )
 
     def get_decree(self, decree_id: str) -> DecreeRecord | None:
+        """The decree, or None."""
         return self._decree("WHERE id = ?", (decree_id,))
 
     # -- reading rows ----------------------------------------------------------------------

@@ -1,6 +1,5 @@
-"""The SQLite backend of the simulation store (the embedded default of
-``_store_api.SimulationStore``; ``_pg_store`` is the PostgreSQL one, and both run the SQL of
-``_sql_store``).
+"""The SQLite backend of the simulation store (the embedded default; ``_pg_store`` is the
+PostgreSQL one, and both subclass ``_sql_store.SimulationStore``, running its SQL).
 
 One :class:`Store` is safe to share between threads; every process opens its own. SQLite in WAL
 mode serializes the writers: a write transaction (``BEGIN IMMEDIATE``) holds the file's one write
@@ -14,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kairos.server._sql_store import TABLES, SqlStore
+from kairos.server._sql_store import TABLES, SimulationStore
 from kairos.server._store_api import SimulationRecord, StorageError
 
 MIN_SQLITE = (3, 35, 0)
@@ -31,7 +30,7 @@ _DDL = TABLES.format(
 )
 
 
-class Store(SqlStore):
+class Store(SimulationStore):
     """The simulation store of one server (or one worker process) in a SQLite file."""
 
     def __init__(self, path: Path | str) -> None:

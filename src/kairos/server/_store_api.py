@@ -1,11 +1,12 @@
-"""The one storage interface of the server, and how a ``--db`` location picks its backend.
+"""The records and errors of the simulation store, and how a ``--db`` location picks its
+backend.
 
-Two backends sit behind :class:`SimulationStore`: SQLite (``_storage.Store``, the embedded
+The store itself is ``_sql_store.SimulationStore``, the one contract the server, its workers and
+its streams use, with two backends derived from it: SQLite (``_storage.Store``, the embedded
 default: one server, its local workers, one file) and PostgreSQL (``_pg_store.PostgresStore``:
-several replicas sharing one database), both running the SQL of ``_sql_store``. Both keep the
-same promises: a chunk of trace steps, the progress and the checkpoint at its last tick commit
-together; an idempotency key maps to one simulation per owner; a simulation accepted (``create``
-returned) is in the database. The records the store reads and writes, and its errors, are here.
+several replicas sharing one database). Both keep the same promises: a chunk of trace steps, the
+progress and the checkpoint at its last tick commit together; an idempotency key maps to one
+simulation per owner; a simulation accepted (``create`` returned) is in the database.
 
 A shared store (PostgreSQL) also holds what replicas must agree on: which replica runs which
 simulation (a lease renewed by the replica's heartbeat, so that another replica takes over the
@@ -15,12 +16,14 @@ simulations of one that died) and the rate-limit buckets.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from kairos.errors import KairosError
+
+if TYPE_CHECKING:
+    from kairos.server._sql_store import SimulationStore
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -132,113 +135,6 @@ class DecreeConflict(Exception):
     def __init__(self, existing: DecreeRecord) -> None:
         super().__init__(f"idempotency key already used for {existing.id} with another event")
         self.existing = existing
-
-
-class SimulationStore(Protocol):
-    """What the server, its workers and its streams need from a database."""
-
-    @property
-    def location(self) -> str:
-        """Where the store lives, as a worker process opens it (a path or a DSN)."""
-
-    @property
-    def shared(self) -> bool:
-        """True when several servers may use this store at once (leases, shared limits)."""
-
-    @property
-    def replica_id(self) -> str | None:
-        """The server this store was opened for (None: a worker's, or SQLite's)."""
-
-    def close(self) -> None: ...
-
-    def create(self, new: NewSimulation) -> tuple[SimulationRecord, bool]:
-        """File a simulation; ``(record, created)``. An idempotency key already used by the
-        owner returns the existing record, or raises ``IdempotencyConflict`` for another
-        input."""
-
-    def get(self, simulation_id: str, owner: str | None = None) -> SimulationRecord | None: ...
-
-    def page(
-        self,
-        owner: str,
-        *,
-        before_seq: int | None,
-        limit: int,
-        organization_id: str | None = None,
-        status: str | None = None,
-    ) -> tuple[list[SimulationRecord], int | None]: ...
-
-    def unfinished(self) -> list[SimulationRecord]: ...
-
-    def claim_unfinished(self, stale_seconds: float) -> list[SimulationRecord]:
-        """The unfinished simulations this server should run now: on SQLite every one (one
-        server owns the file); on a shared store those whose replica has not renewed its
-        lease within ``stale_seconds``, now claimed by this one."""
-
-    def heartbeat(self) -> None:
-        """Renew this server's lease on the simulations it runs (no-op when not shared)."""
-
-    def release(self) -> None:
-        """Give up this server's leases at once (a graceful stop), so another takes over."""
-
-    def mark_running(self, simulation_id: str) -> bool: ...
-
-    def finish(
-        self,
-        simulation_id: str,
-        status: str,
-        *,
-        completed_at: str,
-        summary_json: str | None = None,
-        error_json: str | None = None,
-    ) -> SimulationRecord | None: ...
-
-    def request_cancel(self, simulation_id: str) -> None: ...
-
-    def cancel_requested(self, simulation_id: str) -> bool: ...
-
-    def append_chunk(
-        self,
-        simulation_id: str,
-        first_tick: int,
-        lines: Sequence[bytes],
-        *,
-        checkpoint: bytes | None = None,
-    ) -> None: ...
-
-    def latest_checkpoint(self, simulation_id: str) -> tuple[int, bytes] | None: ...
-
-    def rewind(self, simulation_id: str, tick: int) -> None: ...
-
-    def read_steps(self, simulation_id: str, from_tick: int, limit: int) -> list[bytes]: ...
-
-    def iter_chunks(
-        self, simulation_id: str, *, after_tick: int
-    ) -> Iterator[tuple[int, int, list[bytes]]]: ...
-
-    def add_decree(
-        self,
-        *,
-        decree_id: str,
-        simulation_id: str,
-        event_json: str,
-        idempotency_key: str | None,
-        created_at: str,
-    ) -> tuple[DecreeRecord, bool]:
-        """File a pending decree: ``(record, created)``; ``DecreeConflict`` for a key used with
-        another event, ``DecreeRefused`` for a run that can no longer take one."""
-        ...
-
-    def claim_decrees(self, simulation_id: str, next_tick: int, ticks: int) -> list[DecreeRecord]:
-        """Apply the pending decrees at ``next_tick`` and return them (past ``ticks``: reject
-        them and return none)."""
-        ...
-
-    def reject_pending_decrees(self, simulation_id: str, reason: str) -> None: ...
-
-    def decrees(self, simulation_id: str) -> list[DecreeRecord]: ...
-
-    def get_decree(self, decree_id: str) -> DecreeRecord | None: ...
 
 
 def is_postgres(location: str | Path) -> bool:
