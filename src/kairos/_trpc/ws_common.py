@@ -29,7 +29,12 @@ class Pong:
     """The peer answered a ``PING``."""
 
 
-_KEEP_ALIVE: Final = {PING: Ping(), PING.encode(): Ping(), PONG: Pong(), PONG.encode(): Pong()}
+_KEEP_ALIVE: Final[dict[str | bytes, Ping | Pong]] = {
+    PING: Ping(),
+    PING.encode(): Ping(),
+    PONG: Pong(),
+    PONG.encode(): Pong(),
+}
 
 
 def keep_alive(frame: str | bytes) -> Ping | Pong | None:
