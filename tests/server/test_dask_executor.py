@@ -87,7 +87,11 @@ def _wait_until_gone(cluster: Any, address: str) -> None:
 
 def test_a_segment_is_pure_and_chains_to_the_engines_trace() -> None:
     scenario = engine.canonical_json(SCENARIO)
-    job = SegmentJob("sim_x", scenario, "1.5.0", 700, None, None, chunk_steps=100)
+    # Chunks end on count only (flush_seconds=inf): a slow moment cannot move a boundary, so a
+    # rerun from the same inputs must give the same result to the byte.
+    job = SegmentJob(
+        "sim_x", scenario, "1.5.0", 700, None, None, chunk_steps=100, flush_seconds=float("inf")
+    )
     lines: list[bytes] = []
     while True:
         result = run_segment(job)
@@ -99,7 +103,7 @@ def test_a_segment_is_pure_and_chains_to_the_engines_trace() -> None:
             break
         job = SegmentJob(
             "sim_x", scenario, "1.5.0", 700, result.chunks[-1][2], result.summary_state,
-            chunk_steps=100, budget_seconds=0.0,
+            chunk_steps=100, flush_seconds=float("inf"), budget_seconds=0.0,
         )  # fmt: skip
     expected = engine.run(SCENARIO, 700, "1.5.0")
     assert engine.trace_sha256(json.loads(line) for line in lines) == engine.trace_sha256(expected)
