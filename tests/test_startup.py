@@ -293,7 +293,7 @@ def test_type_checkers_see_every_name_of_the_stubs(tmp_path: Path) -> None:
     lines += [
         "version: int = __version__  # error 1",
         "from kairos import Simulation  # error 2",
-        "from kairos.engine import lazy_exports  # error 3",
+        "from kairos.engine import exports_from_stub  # error 3: imported, not exported",
         "kairos.engine.no_such_name  # error 4",
     ]
     (tmp_path / "uses.py").write_text("\n".join(lines) + "\n", encoding="utf-8")

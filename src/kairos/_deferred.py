@@ -8,7 +8,7 @@ imports each name's module the first time the name is read, so ``import kairos``
 numpy, httpx or generated pydantic models) until something is used. Public child modules
 (``kairos.engine``, ``kairos.domains.ai_safety``) are reachable as attributes without a list.
 
-The stub is read with string operations: :mod:`ast` costs twice as much as ``import kairos``.
+The stub is read with string operations: importing :mod:`ast` costs many times ``import kairos``.
 So a stub keeps to this form, and anything else is a :class:`StubError` naming its line::
 
     # comments and blank lines
