@@ -18,6 +18,7 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema" / "kairos.schema.json"
+STUBS = sorted((ROOT / "src" / "kairos").rglob("__init__.pyi"))
 
 
 def source_version() -> str:
@@ -69,6 +70,9 @@ def test_wheel_holds_both_packages_and_nothing_else(wheel: Path) -> None:
     assert "kairos/py.typed" in names
     assert "kairos_api/py.typed" in names
     assert "kairos_api/namespaces.py" in names and "kairos_api/models.py" in names
+    # the lazy packages read their public names from their stubs at run time
+    stubs = {f"kairos/{p.relative_to(ROOT / 'src' / 'kairos').as_posix()}" for p in STUBS}
+    assert len(stubs) == 6 and stubs <= set(names)
     for name in names:
         assert not name.startswith(("tests/", "codegen/", "schema/", "scripts/")), name
         assert "__snapshots__" not in name and "/test_" not in name, name

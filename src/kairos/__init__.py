@@ -5,52 +5,12 @@ Start with :class:`KairosClient`; build scenarios with
 Exceptions live in :mod:`kairos.errors`; the deterministic engine in :mod:`kairos.engine`; the
 reference server in :mod:`kairos.server`.
 
-The names below are imported when first used (PEP 562), so ``import kairos`` is cheap.
+The public names, listed in ``__init__.pyi``, are imported when first used (PEP 562), so
+``import kairos`` is cheap.
 """
 
-from kairos._deferred import lazy_exports
-
-TYPE_CHECKING = False  # not typing's: importing typing costs more than the rest of this module
+from kairos._deferred import exports_from_stub
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
-    from kairos import errors
-    from kairos.client import KairosClient
-    from kairos.trace import (
-        AgentTrace,
-        BasinLoss,
-        GhostBranch,
-        LazyTrace,
-        PhaseTransition,
-        Trace,
-        TraceMetadata,
-        TraceStep,
-    )
-
-__all__ = [
-    "AgentTrace",
-    "BasinLoss",
-    "GhostBranch",
-    "KairosClient",
-    "LazyTrace",
-    "PhaseTransition",
-    "Trace",
-    "TraceMetadata",
-    "TraceStep",
-    "__version__",
-    "errors",
-]
-
-if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
-    __getattr__, __dir__ = lazy_exports(
-        __name__,
-        {
-            "kairos.client": "KairosClient",
-            "kairos.trace": (
-                "AgentTrace BasinLoss GhostBranch LazyTrace PhaseTransition Trace "
-                "TraceMetadata TraceStep"
-            ),
-        },
-        submodules=["client", "domains", "engine", "errors", "server", "sweep", "trace"],
-    )
+__getattr__, __dir__, __all__ = exports_from_stub(__name__, __file__)

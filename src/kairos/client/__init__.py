@@ -9,20 +9,6 @@ sockets and resume after lost connections; the sync API drives that same async c
 background loop (:mod:`._bridge`).
 """
 
-from kairos._deferred import lazy_exports
+from kairos._deferred import exports_from_stub
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from ._client import KairosClient
-    from ._settings import ClientSettings
-
-__all__ = ["ClientSettings", "KairosClient"]
-
-if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
-    __getattr__, __dir__ = lazy_exports(
-        __name__,
-        {
-            "._client": "KairosClient",
-            "._settings": "ClientSettings",
-        },
-    )
+__getattr__, __dir__, __all__ = exports_from_stub(__name__, __file__)

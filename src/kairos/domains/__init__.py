@@ -5,19 +5,6 @@ module so that ``from kairos.domains.ai_safety import AISafetyScenario`` reads a
 documentation.
 """
 
-from kairos._deferred import lazy_exports
+from kairos._deferred import exports_from_stub
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .ai_safety import AISafetyEventType, AISafetyScenario
-
-__all__ = ["AISafetyEventType", "AISafetyScenario"]
-
-if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
-    __getattr__, __dir__ = lazy_exports(
-        __name__,
-        {
-            ".ai_safety": "AISafetyEventType AISafetyScenario",
-        },
-        submodules=["ai_safety"],
-    )
+__getattr__, __dir__, __all__ = exports_from_stub(__name__, __file__)

@@ -13,54 +13,6 @@ A last line without its line feed was cut short by a killed writer: opening it r
 the file after its last complete step. Details in :mod:`kairos.trace._trace_file`.
 """
 
-from kairos._deferred import lazy_exports
+from kairos._deferred import exports_from_stub
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from kairos_api import AgentState, BasinLoss, GhostBranch, PhaseTransition, TraceStep
-
-    from ._base import AgentTrace
-    from ._lazy import INDEX_STRIDE, LazyTrace, LazyTraceWriter
-    from ._memory import Trace
-    from ._metadata import TraceMetadata
-    from ._trace_file import (
-        FORMAT,
-        FORMAT_VERSION,
-        TraceFileAccessError,
-        TraceFileError,
-        TruncatedTraceError,
-    )
-
-__all__ = [
-    "FORMAT",
-    "FORMAT_VERSION",
-    "INDEX_STRIDE",
-    "AgentState",
-    "AgentTrace",
-    "BasinLoss",
-    "GhostBranch",
-    "LazyTrace",
-    "LazyTraceWriter",
-    "PhaseTransition",
-    "Trace",
-    "TraceFileAccessError",
-    "TraceFileError",
-    "TraceMetadata",
-    "TraceStep",
-    "TruncatedTraceError",
-]
-
-if not TYPE_CHECKING:  # type checkers read the imports above, not a catch-all
-    __getattr__, __dir__ = lazy_exports(
-        __name__,
-        {
-            "kairos_api": "AgentState BasinLoss GhostBranch PhaseTransition TraceStep",
-            "._base": "AgentTrace",
-            "._lazy": "INDEX_STRIDE LazyTrace LazyTraceWriter",
-            "._memory": "Trace",
-            "._metadata": "TraceMetadata",
-            "._trace_file": (
-                "FORMAT FORMAT_VERSION TraceFileAccessError TraceFileError TruncatedTraceError"
-            ),
-        },
-    )
+__getattr__, __dir__, __all__ = exports_from_stub(__name__, __file__)
