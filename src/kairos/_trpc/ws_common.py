@@ -39,7 +39,8 @@ _KEEP_ALIVE: Final[dict[str | bytes, Ping | Pong]] = {
 
 def keep_alive(frame: str | bytes) -> Ping | Pong | None:
     """The keep-alive event ``frame`` is (as text or as bytes), or None for any other frame."""
-    return _KEEP_ALIVE.get(frame)
+    # The length test first: hashing a large data frame would cost time on every message.
+    return _KEEP_ALIVE.get(frame) if len(frame) == len(PING) else None
 
 
 def normalize_id(value: object) -> RequestId | None:
