@@ -29,18 +29,17 @@ class Pong:
     """The peer answered a ``PING``."""
 
 
-_KEEP_ALIVE: Final[dict[str | bytes, Ping | Pong]] = {
-    PING: Ping(),
-    PING.encode(): Ping(),
-    PONG: Pong(),
-    PONG.encode(): Pong(),
-}
+_PING_BYTES: Final = PING.encode()
+_PONG_BYTES: Final = PONG.encode()
 
 
 def keep_alive(frame: str | bytes) -> Ping | Pong | None:
     """The keep-alive event ``frame`` is (as text or as bytes), or None for any other frame."""
-    # The length test first: hashing a large data frame would cost time on every message.
-    return _KEEP_ALIVE.get(frame) if len(frame) == len(PING) else None
+    if frame in (PING, _PING_BYTES):
+        return Ping()
+    if frame in (PONG, _PONG_BYTES):
+        return Pong()
+    return None
 
 
 def normalize_id(value: object) -> RequestId | None:
