@@ -33,7 +33,7 @@ from kairos._trpc.codes import ERROR_CODES
 from kairos._trpc.envelopes import TRPCError
 from kairos._trpc.http_client import build_batch_request, build_request
 from kairos._trpc.http_server import ParsedRequest, parse_http_request
-from kairos._trpc.json_values import ABSENT
+from kairos._trpc.json_values import ABSENT, RawJSON
 from kairos._trpc.retry import GiveUp, Retry, RetryPolicy, StatusOutcome, parse_retry_after
 from kairos._trpc.ws_client import (
     Data,
@@ -51,7 +51,7 @@ from kairos._trpc.ws_server import (
     Messages,
     WSRequest,
     WSStop,
-    encode_data_json,
+    encode_data,
     encode_error,
     encode_reconnect,
     encode_result,
@@ -212,7 +212,7 @@ codes = st.sampled_from(sorted(ERROR_CODES))
 def test_raw_spliced_data_frames_decode_to_the_value(
     id: int | str, value: object, tracked_id: str | None
 ) -> None:
-    frame = encode_data_json(id, json.dumps(value), tracked_id=tracked_id)
+    frame = encode_data(id, RawJSON(json.dumps(value)), tracked_id=tracked_id)
     event = decode_server_frame(frame)
     assert isinstance(event, Data)
     assert (event.id, event.tracked_id) == (id, tracked_id) and same_json(event.data, value)

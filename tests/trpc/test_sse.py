@@ -8,12 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kairos._trpc import ABSENT, TRPCError
+from kairos._trpc.json_values import RawJSON
 from kairos._trpc.sse import (
     SSEEvent,
     SSEParser,
     encode_connected,
     encode_message,
-    encode_message_json,
     encode_ping,
     encode_restore_id,
     encode_return,
@@ -44,20 +44,28 @@ def test_events_are_written_as_trpc_writes_them() -> None:
 
 
 def test_stored_json_is_spliced_as_it_is() -> None:
-    assert encode_message_json('{"steps":[{"t":1}]}', tracked_id="1") == (
+    assert encode_message(RawJSON('{"steps":[{"t":1}]}'), tracked_id="1") == (
         'data: {"steps":[{"t":1}]}\nid: 1\n\n\n'
     )
+
+
+def test_raw_json_is_sent_as_encoding_the_value_would_send_it() -> None:
+    value = {"steps": [{"t": 1, "stability": 0.5}]}
+    text = '{"steps":[{"t":1,"stability":0.5}]}'
+    for tracked in (None, "1"):
+        raw = encode_message(RawJSON(text), tracked_id=tracked)
+        assert raw == encode_message(value, tracked_id=tracked)
 
 
 @pytest.mark.parametrize("bad", ["", "a\nb", "a\rb", "a\0b"])
 def test_a_tracked_id_must_fit_the_id_field(bad: str) -> None:
     with pytest.raises(ValueError):
-        encode_message_json("1", tracked_id=bad)
+        encode_message(RawJSON("1"), tracked_id=bad)
 
 
 def test_a_data_line_cannot_hold_a_newline() -> None:
     with pytest.raises(ValueError):
-        encode_message_json('"a"\n"b"')
+        encode_message(RawJSON('"a"\n"b"'))
 
 
 def test_the_resume_id_comes_from_the_header_then_the_query() -> None:

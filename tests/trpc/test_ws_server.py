@@ -257,16 +257,16 @@ def test_tracked_ids_must_be_usable_event_ids(bad: str) -> None:
         encode_data(1, 1, tracked_id=bad)
 
 
-def test_encode_data_json_splices_json_text_like_encode_data() -> None:
-    from kairos._trpc.ws_server import encode_data, encode_data_json
+def test_raw_json_data_is_spliced_as_encode_data_would_encode_the_value() -> None:
+    from kairos._trpc.json_values import RawJSON
+    from kairos._trpc.ws_server import encode_data
 
     value = {"steps": [{"t": 1, "stability": 0.5}, {"t": 2, "stability": 0.25}]}
     text = '{"steps":[{"t":1,"stability":0.5},{"t":2,"stability":0.25}]}'
     for tracked in (None, "2"):
         for jsonrpc in (None, "2.0"):
-            assert encode_data_json(7, text, tracked_id=tracked, jsonrpc=jsonrpc) == encode_data(
-                7, value, tracked_id=tracked, jsonrpc=jsonrpc
-            )
+            raw = encode_data(7, RawJSON(text), tracked_id=tracked, jsonrpc=jsonrpc)
+            assert raw == encode_data(7, value, tracked_id=tracked, jsonrpc=jsonrpc)
     # A string id that looks like the slot cannot confuse the splice: the data comes last.
-    tricky = encode_data_json("\0kairos-raw-json\0", "[1]", tracked_id="5")
+    tricky = encode_data("\0kairos-raw-json\0", RawJSON("[1]"), tracked_id="5")
     assert tricky.endswith('"data":{"id":"5","data":[1]}}}')

@@ -23,6 +23,7 @@ __all__ = [
     "Absent",
     "JSONDecodeFailure",
     "JSONEncodeError",
+    "RawJSON",
     "decode_json",
     "encode_json",
     "excerpt",
@@ -53,12 +54,25 @@ class JSONDecodeFailure:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class RawJSON:
+    """JSON text to send as it is, not decoded and encoded again (trace steps as stored, say).
+
+    Whoever wraps the text vouches that it is one valid JSON value. :func:`encode_json` gives the
+    text back; the subscription encoders of each wire splice it into their frames.
+    """
+
+    text: str
+
+
 def encode_json(value: object) -> str:
-    """Encode ``value`` as compact JSON text.
+    """Encode ``value`` as compact JSON text (a :class:`RawJSON` value: its text as it is).
 
     Raises :class:`JSONEncodeError` (never ``TypeError`` or a bare ``ValueError``) so that
     callers can turn an unsendable input into a typed validation error.
     """
+    if isinstance(value, RawJSON):
+        return value.text
     try:
         return json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:

@@ -31,7 +31,6 @@ __all__ = [
     "SSEParser",
     "encode_connected",
     "encode_message",
-    "encode_message_json",
     "encode_ping",
     "encode_restore_id",
     "encode_return",
@@ -75,18 +74,13 @@ def encode_connected(client_options: Mapping[str, object] | None = None) -> str:
     return _event(event=CONNECTED, data=encode_json(dict(client_options or {})))
 
 
-def encode_message_json(data_json: str, *, tracked_id: str | None = None) -> str:
-    """One subscription value that is already JSON text (spliced, not re-encoded); a tracked
-    value carries its id in the ``id:`` field (``data`` is the value alone, not ``{id, data}``).
-    ``data_json`` must be one JSON value on one line; the caller vouches for it."""
+def encode_message(data: object, *, tracked_id: str | None = None) -> str:
+    """One subscription value (a :class:`~.json_values.RawJSON` value is sent as it is, on one
+    line); a tracked value carries its id in the ``id:`` field (``data`` is the value alone, not
+    ``{id, data}``)."""
     if tracked_id is not None and not tracked_id:
         raise ValueError("a tracked id is a non-empty string without NUL, CR or LF")
-    return _event(data=data_json, id=tracked_id)
-
-
-def encode_message(data: object, *, tracked_id: str | None = None) -> str:
-    """One subscription value (see :func:`encode_message_json`)."""
-    return encode_message_json(encode_json(data), tracked_id=tracked_id)
+    return _event(data=encode_json(data), id=tracked_id)
 
 
 def encode_restore_id(last_id: str) -> str:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from .envelopes import TRPCError
 from .http_server import ProcedureLike
-from .json_values import ABSENT, JSONDecodeFailure, decode_json, encode_json
+from .json_values import ABSENT, JSONDecodeFailure, RawJSON, decode_json, encode_json
 from .sse import merge_last_event_id
 from .ws_common import Ping, Pong, RequestId, keep_alive, normalize_id
 
@@ -29,7 +29,6 @@ __all__ = [
     "WSRequest",
     "WSStop",
     "encode_data",
-    "encode_data_json",
     "encode_error",
     "encode_reconnect",
     "encode_result",
@@ -209,6 +208,10 @@ def encode_started(id: RequestId, *, jsonrpc: JSONRPC | None = None) -> str:
     return _frame(id, jsonrpc, "result", {"type": "started"})
 
 
+_RAW_SLOT = "\0kairos-raw-json\0"
+_RAW_SLOT_JSON = encode_json(_RAW_SLOT)
+
+
 def encode_data(
     id: RequestId,
     data: object,
@@ -216,33 +219,19 @@ def encode_data(
     tracked_id: str | None = None,
     jsonrpc: JSONRPC | None = None,
 ) -> str:
-    """A subscription value; a tracked value is wrapped as ``{"id": t, "data": v}``."""
+    """A subscription value; a tracked value is wrapped as ``{"id": t, "data": v}``. A
+    :class:`~.json_values.RawJSON` value is spliced in as it is."""
+    if isinstance(data, RawJSON):
+        frame = encode_data(id, _RAW_SLOT, tracked_id=tracked_id, jsonrpc=jsonrpc)
+        head, slot, tail = frame.rpartition(_RAW_SLOT_JSON)
+        assert slot, "the data slot is always in the frame"
+        return head + data.text + tail
     if tracked_id is None:
         return encode_result(id, data, jsonrpc=jsonrpc)
     if not tracked_id or any(c in tracked_id for c in "\0\n\r"):
         raise ValueError("a tracked id is a non-empty string without NUL, CR or LF")
     wrapped = {"id": tracked_id, "data": data}
     return _frame(id, jsonrpc, "result", {"type": "data", "id": tracked_id, "data": wrapped})
-
-
-_RAW_SLOT = "\0kairos-raw-json\0"
-_RAW_SLOT_JSON = encode_json(_RAW_SLOT)
-
-
-def encode_data_json(
-    id: RequestId,
-    data_json: str,
-    *,
-    tracked_id: str | None = None,
-    jsonrpc: JSONRPC | None = None,
-) -> str:
-    """:func:`encode_data` for a value that is already JSON text (e.g. trace steps as stored),
-    spliced in as it is instead of being parsed and encoded again. ``data_json`` must be one
-    valid JSON value; the caller vouches for it."""
-    frame = encode_data(id, _RAW_SLOT, tracked_id=tracked_id, jsonrpc=jsonrpc)
-    head, slot, tail = frame.rpartition(_RAW_SLOT_JSON)
-    assert slot, "the data slot is always in the frame"
-    return head + data_json + tail
 
 
 def encode_stopped(id: RequestId, *, jsonrpc: JSONRPC | None = None) -> str:

@@ -23,10 +23,11 @@ from starlette.responses import Response, StreamingResponse
 
 from kairos._trpc import TRPCError
 from kairos._trpc.http_server import VARY, Call, ParsedRequest
+from kairos._trpc.json_values import RawJSON
 from kairos._trpc.sse import (
     SSE_HEADERS,
     encode_connected,
-    encode_message_json,
+    encode_message,
     encode_ping,
     encode_return,
     encode_serialized_error,
@@ -182,7 +183,7 @@ async def _serve(stream: SSEStream, call: Call, request_id: str) -> AsyncGenerat
             except Exception as exc:
                 yield failed(internal_error(exc, call.path, dev=config.dev))
                 return
-            yield encode_message_json(event.data_json, tracked_id=event.id)
+            yield encode_message(RawJSON(event.data_json), tracked_id=event.id)
     finally:
         ended.cancel()
         if pending is not None:

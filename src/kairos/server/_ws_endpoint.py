@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kairos._trpc import TRPCError
+from kairos._trpc.json_values import RawJSON
 from kairos._trpc.ws_common import PONG, Ping, RequestId
 from kairos._trpc.ws_server import (
     FrameRejected,
@@ -21,7 +22,7 @@ from kairos._trpc.ws_server import (
     NullIdRequest,
     WSRequest,
     WSStop,
-    encode_data_json,
+    encode_data,
     encode_error,
     encode_reconnect,
     encode_result,
@@ -298,8 +299,8 @@ async def _stream(connection: Connection, item: WSRequest) -> None:
         await connection.send(encode_started(item.id, jsonrpc=item.jsonrpc))
         async for event in events:
             await connection.send(
-                encode_data_json(
-                    item.id, event.data_json, tracked_id=event.id, jsonrpc=item.jsonrpc
+                encode_data(
+                    item.id, RawJSON(event.data_json), tracked_id=event.id, jsonrpc=item.jsonrpc
                 )
             )
     except asyncio.CancelledError:
