@@ -30,11 +30,12 @@ from typing import Any
 
 from ._chunk import summarize_chunk
 from ._flips import GridThreshold, Predicate, ThresholdSpread, has_basin_loss
+from ._modes import BATCH_SIZE
 from ._points import Sampler, choice, integers, loguniform, uniform
 from ._result import SweepResult
 from ._rows import RESULT_COLUMNS, SweepRow
 from ._search import ThresholdSearch, find_threshold
-from ._sweep import BATCH_SIZE, sweep
+from ._sweep import sweep
 
 __all__ = [
     "BATCH_SIZE",

@@ -11,10 +11,9 @@ from kairos.engine import DEFAULT_MAX_TICKS
 from kairos.errors import Issue, ValidationError
 
 from ._flips import Predicate, has_basin_loss
-from ._modes import SweepClient
+from ._modes import BATCH_SIZE, SweepClient, SweepPlan
 from ._rows import SweepRow
 from ._scenarios import Build, check_ticks
-from ._sweep import BATCH_SIZE, SweepPlan
 
 if TYPE_CHECKING:
     from distributed import Client as DaskClient

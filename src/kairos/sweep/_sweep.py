@@ -3,95 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kairos._arguments import Arguments, describe
 from kairos.engine import DEFAULT_MAX_TICKS
 
-from . import _loop
-from ._modes import SweepClient, client_version, local_version, run_client, run_dask, run_local
+from ._modes import BATCH_SIZE, SweepClient, SweepPlan
 from ._points import grid_points, sample_points
-from ._progress import Progress
 from ._result import SweepResult
-from ._rows import SweepRow
-from ._scenarios import Build, build_scenarios, check_ticks
+from ._scenarios import Build, check_ticks
 
 if TYPE_CHECKING:
     from distributed import Client as DaskClient
-
-BATCH_SIZE = 1024
-"""Scenarios per engine batch (local path) and at most per Dask task. Batch mode's cost per
-scenario falls as batches grow; past a few hundred scenarios it is flat, and smaller batches
-keep the progress bar moving and memory small."""
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    """Where runs happen, with the engine version pinned once for all of them."""
-
-    version: str
-    path: str
-    client: SweepClient | None = None
-    dask: DaskClient | None = None
-    concurrency: int = 16
-    batch_size: int = BATCH_SIZE
-
-    @classmethod
-    def choose(
-        cls,
-        args: Arguments,
-        engine_version: object,
-        client: SweepClient | None,
-        executor: DaskClient | None,
-        concurrency: object,
-        batch_size: object,
-    ) -> SweepPlan:
-        """Check where to run (problems go to ``args``, raised before any version is looked
-        up) and resolve the engine version once."""
-        if client is not None and executor is not None:
-            args.add("executor", "pass client= (run on a server) or executor= (Dask), not both")
-        if client is not None and not callable(getattr(client, "arun", None)):
-            args.add("client", f"must be a KairosClient, got {describe(client)}")
-        if executor is not None and not _is_dask_client(executor):
-            args.add("executor", f"must be a dask.distributed.Client, got {describe(executor)}")
-        concurrency = args.integer("concurrency", concurrency, minimum=1)
-        batch_size = args.integer("batch_size", batch_size, minimum=1)
-        args.string("engine_version", engine_version)
-        args.check()
-        assert engine_version is None or isinstance(engine_version, str)
-        if client is not None:
-            version = _loop.run(client_version(client, engine_version))
-            return cls(version, "server", client=client, concurrency=concurrency)
-        path = "local" if executor is None else "dask"
-        return cls(local_version(engine_version), path, dask=executor, batch_size=batch_size)
-
-    def summaries(
-        self, scenarios: Sequence[Mapping[str, Any]], ticks: int, progress: Progress
-    ) -> list[dict[str, Any]]:
-        if self.client is not None:
-            return _loop.run(
-                run_client(self.client, scenarios, ticks, self.version, self.concurrency, progress)
-            )
-        if self.dask is not None:
-            return run_dask(self.dask, scenarios, ticks, self.version, self.batch_size, progress)
-        return run_local(scenarios, ticks, self.version, self.batch_size, progress)
-
-    def rows(
-        self,
-        build: Build,
-        points: Sequence[Mapping[str, Any]],
-        ticks: int,
-        progress: bool | None,
-        description: str = "sweep",
-    ) -> list[SweepRow]:
-        scenarios = build_scenarios(build, points, ticks)
-        with Progress(len(scenarios), ticks, progress, description) as bar:
-            summaries = self.summaries(scenarios, ticks, bar)
-        return [
-            SweepRow.from_summary(point, scenario, ticks, self.version, summary)
-            for point, scenario, summary in zip(points, scenarios, summaries, strict=True)
-        ]
 
 
 def sweep(
@@ -168,11 +91,3 @@ def sweep(
         path=plan.path,
         sample_seed=seed if samples is not None else None,
     )
-
-
-def _is_dask_client(executor: object) -> bool:
-    try:
-        from distributed import Client
-    except ImportError:
-        return False
-    return isinstance(executor, Client)
