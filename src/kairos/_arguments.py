@@ -78,8 +78,6 @@ class Arguments:
     ) -> float | None:
         """``value`` as a finite float ``> above`` (or ``>= minimum``); None allowed if
         ``none``."""
-        if value is None and none:
-            return None
         rule = (
             f" > {above:g}"
             if above is not None
@@ -89,7 +87,7 @@ class Arguments:
         )
         alternative = " (or None)" if none else ""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.add(name, f"must be a number{rule}{alternative}, got {describe(value)}")
+            self._wrong_type(name, value, f"a number{rule}{alternative}", none)
             return None
         try:
             number = float(value)
@@ -106,13 +104,10 @@ class Arguments:
 
     def boolean(self, name: str, value: object, *, none: bool = False) -> bool | None:
         """``value``, which must be True or False (or None if ``none``)."""
-        if value is None and none:
-            return None
-        if not isinstance(value, bool):
-            alternative = ", False or None" if none else " or False"
-            self.add(name, f"must be True{alternative}, got {describe(value)}")
-            return None
-        return value
+        if isinstance(value, bool):
+            return value
+        self._wrong_type(name, value, "True, False or None" if none else "True or False", none)
+        return None
 
     def choice(self, name: str, value: object, choices: tuple[str, ...]) -> str | None:
         """``value``, which must be one of ``choices``."""
@@ -124,11 +119,8 @@ class Arguments:
 
     def string(self, name: str, value: object, *, none: bool = True) -> str | None:
         """``value``, a non-blank string (or None if ``none``)."""
-        if value is None and none:
-            return None
         if not isinstance(value, str):
-            alternative = " or None" if none else ""
-            self.add(name, f"must be a string{alternative}, got {describe(value)}")
+            self._wrong_type(name, value, "a string or None" if none else "a string", none)
             return None
         if not value.strip():
             self.add(name, "must not be blank")
@@ -165,10 +157,8 @@ class Arguments:
     ) -> str | os.PathLike[str] | None:
         """A file path to write: a str or ``os.PathLike``, whose directory exists and that is
         not a directory itself (nor an existing file, with ``new``)."""
-        if value is None and none:
-            return None
         if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
-            self.add(name, f"must be a file path (str or pathlib.Path), got {describe(value)}")
+            self._wrong_type(name, value, "a file path (str or pathlib.Path)", none)
             return None
         text = os.fspath(value)
         if not isinstance(text, str) or not text.strip():
@@ -185,6 +175,11 @@ class Arguments:
             self.add(name, f"{text!r} exists; remove it or choose another path")
             return None
         return value
+
+    def _wrong_type(self, name: str, value: object, wanted: str, none: bool) -> None:
+        """Record that ``value`` is not ``wanted``, unless it is None and ``none`` allows it."""
+        if value is not None or not none:
+            self.add(name, f"must be {wanted}, got {describe(value)}")
 
     def function(self, name: str, value: object) -> None:
         """``value`` is None or callable."""
