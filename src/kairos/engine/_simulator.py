@@ -242,9 +242,7 @@ def iter_steps(
     backend: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield the ``ticks`` steps of a run, t = 1..ticks, in constant memory."""
-    if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
-        raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
-    return Simulation(scenario, engine_version, backend=backend_for(backend, ticks)).steps(ticks)
+    return _simulation_for(scenario, ticks, engine_version, backend).steps(ticks)
 
 
 def run(
@@ -267,9 +265,16 @@ def iter_lines(
 ) -> Iterator[bytes]:
     """Yield the canonical lines of the ``ticks`` steps of a run (see :meth:`Simulation.lines`);
     their concatenation is ``canonical_trace_bytes`` of the run."""
+    return _simulation_for(scenario, ticks, engine_version, backend).lines(ticks)
+
+
+def _simulation_for(
+    scenario: ScenarioLike, ticks: int, engine_version: str | None, backend: str | None
+) -> Simulation:
+    """A simulation to run for ``ticks`` (a positive int), on the backend that suits them."""
     if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1:
         raise ValueError(f"ticks must be a positive integer, got {ticks!r}")
-    return Simulation(scenario, engine_version, backend=backend_for(backend, ticks)).lines(ticks)
+    return Simulation(scenario, engine_version, backend=backend_for(backend, ticks))
 
 
 class _FastPath:
