@@ -38,7 +38,7 @@ from benchmarks.server import SIM_TICKS, SIMULATIONS, scenario
 from kairos import engine
 from kairos.server import ServerConfig, ServerThread
 from kairos.server._auth import RateLimit
-from kairos.server._store_api import NewSimulation, SimulationStore, open_store
+from kairos.server._store import NewSimulation, SimulationStore, open_store
 
 CHUNK = 256
 OPERATIONS = 400

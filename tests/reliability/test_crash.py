@@ -25,9 +25,8 @@ from kairos import engine
 from kairos.client import KairosClient
 from kairos.errors import KairosError
 from kairos.server._execute import execute
-from kairos.server._sql_store import decode_chunk
-from kairos.server._storage import Store
-from kairos.server._store_api import NewSimulation
+from kairos.server._sqlite_store import Store
+from kairos.server._store import NewSimulation, decode_chunk
 
 from .conftest import (
     Serve,

@@ -22,8 +22,7 @@ import pytest
 
 from kairos import engine
 from kairos.client import KairosClient
-from kairos.server._sql_store import decode_chunk
-from kairos.server._store_api import open_store
+from kairos.server._store import decode_chunk, open_store
 
 from .conftest import ServeFactory, engine_sha256, reliability_scenario, wait_until
 from .test_crash import VERSION, Creator, Streamer

@@ -19,8 +19,7 @@ import pytest
 
 from kairos.server import ServerConfig, ServerThread
 from kairos.server._auth import RateLimit
-from kairos.server._sql_store import SimulationStore
-from kairos.server._store_api import open_store
+from kairos.server._store import SimulationStore, open_store
 
 BACKENDS = ["sqlite", "postgres"]
 

@@ -21,7 +21,7 @@ from distributed import Client
 from kairos import engine
 from kairos.server import ExecutorError, ServerConfig, ServerThread
 from kairos.server._segment import SegmentJob, run_segment
-from kairos.server._storage import Store
+from kairos.server._sqlite_store import Store
 from tests.server.conftest import SCENARIO, Wire, start_server
 from tests.server.test_ws import Socket, connect, subscribe, ticks_of
 

@@ -12,8 +12,8 @@ import pytest
 
 from kairos import engine, scenarios
 from kairos.server._execute import execute, replay_scenario
-from kairos.server._storage import Store
-from kairos.server._store_api import DecreeRefused, NewSimulation
+from kairos.server._sqlite_store import Store
+from kairos.server._store import DecreeRefused, NewSimulation
 
 SCENARIO = scenarios.get("capability-divergence").scenario().to_wire()
 

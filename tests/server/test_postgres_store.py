@@ -15,7 +15,7 @@ from kairos.errors import KairosError
 from kairos.server import StorageError
 from kairos.server._auth import RateLimit
 from kairos.server._pg_store import PostgresStore, ProgressListener, SharedRateLimiter
-from kairos.server._store_api import NewSimulation, open_store
+from kairos.server._store import NewSimulation, open_store
 
 
 def _closed_port() -> int:

@@ -15,8 +15,7 @@ import websockets
 from kairos import engine
 from kairos.server import ServerConfig, ServerThread
 from kairos.server._execute import execute
-from kairos.server._sql_store import SimulationStore
-from kairos.server._store_api import NewSimulation, open_store
+from kairos.server._store import NewSimulation, SimulationStore, open_store
 from tests.server.conftest import BACKENDS, SCENARIO, Wire, backend_options, start_server
 
 

@@ -23,8 +23,8 @@ from kairos.server._series import (
     scan_lines,
     spread,
 )
-from kairos.server._storage import Store
-from kairos.server._store_api import DecreeRecord, NewSimulation
+from kairos.server._sqlite_store import Store
+from kairos.server._store import DecreeRecord, NewSimulation
 from tests.engine.scenarios import paradox_scenario, rich_scenario
 from tests.server.conftest import SCENARIO, Wire
 

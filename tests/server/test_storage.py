@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kairos.server._sql_store import SimulationStore as Store
-from kairos.server._store_api import IdempotencyConflict, NewSimulation, StorageError, open_store
+from kairos.server._store import IdempotencyConflict, NewSimulation, StorageError, open_store
+from kairos.server._store import SimulationStore as Store
 
 
 def _new(

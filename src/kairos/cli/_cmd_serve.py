@@ -108,7 +108,7 @@ def _serve(args: argparse.Namespace) -> int:
     from kairos.client._logging import RedactingFilter
     from kairos.server import Server, ServerConfig
     from kairos.server._auth import KeyRing
-    from kairos.server._store_api import open_store
+    from kairos.server._store import open_store
 
     level = logging.DEBUG if os.environ.get("KAIROS_LOG", "").strip().lower() == "debug" else None
     logging.basicConfig(
@@ -147,7 +147,7 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ServerConfig keywords of the command line; ValueError for a bad key or rate limit."""
     from kairos.server._auth import RateLimit, parse_key_spec
     from kairos.server._config import DEFAULT_RATE_LIMIT
-    from kairos.server._store_api import is_postgres
+    from kairos.server._store import is_postgres
 
     specs = list(args.api_key)
     specs += [s for s in os.environ.get("KAIROS_SERVER_API_KEYS", "").split(",") if s.strip()]

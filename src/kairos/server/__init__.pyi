@@ -6,4 +6,4 @@ from kairos.server._background import ServerThread as ServerThread
 from kairos.server._config import ServerConfig as ServerConfig
 from kairos.server._config import default_db_path as default_db_path
 from kairos.server._executor import ExecutorError as ExecutorError
-from kairos.server._store_api import StorageError as StorageError
+from kairos.server._store import StorageError as StorageError

@@ -33,8 +33,7 @@ from kairos.errors import MissingDependencyError
 from kairos.server._execute import utc_now
 from kairos.server._executor import ExecutorError
 from kairos.server._segment import SegmentJob, SegmentResult, run_segment
-from kairos.server._sql_store import SimulationStore
-from kairos.server._store_api import SimulationRecord
+from kairos.server._store import SimulationRecord, SimulationStore
 
 log = logging.getLogger("kairos.server")
 

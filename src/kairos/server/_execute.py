@@ -20,8 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kairos import engine
-from kairos.server._sql_store import SimulationStore
-from kairos.server._store_api import DecreeRecord, LeaseLost, SimulationRecord
+from kairos.server._store import DecreeRecord, LeaseLost, SimulationRecord, SimulationStore
 
 ProgressCallback = Callable[[str, int], None]
 

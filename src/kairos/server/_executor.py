@@ -20,7 +20,7 @@ from kairos.errors import KairosError
 
 if TYPE_CHECKING:
     from kairos.server._config import ServerConfig
-    from kairos.server._sql_store import SimulationStore
+    from kairos.server._store import SimulationStore
 
 LOCAL = "local"
 

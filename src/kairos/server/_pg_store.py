@@ -1,7 +1,7 @@
 """The PostgreSQL backend of the simulation store (psycopg 3), shared by server replicas.
 
-The same tables, queries and promises as the SQLite store (``_storage``; both run the SQL of
-``_sql_store``): a chunk of steps, the progress and the checkpoint at the chunk's last tick
+The same tables, queries and promises as the SQLite store (``_sqlite_store``; both run the SQL of
+``_store``): a chunk of steps, the progress and the checkpoint at the chunk's last tick
 commit in one transaction (the simulation's row is locked first, so two writers can never
 interleave or repeat ticks); an idempotency key is a unique index, so two replicas filing the
 same key at once get one simulation.
@@ -29,8 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 from kairos.errors import MissingDependencyError
 from kairos.server._auth import RateLimit, RateLimiter
-from kairos.server._sql_store import FIELDS, TABLES, SimulationStore, simulation_record
-from kairos.server._store_api import LeaseLost, SimulationRecord, StorageError
+from kairos.server._store import (
+    FIELDS,
+    TABLES,
+    LeaseLost,
+    SimulationRecord,
+    SimulationStore,
+    StorageError,
+    simulation_record,
+)
 
 if TYPE_CHECKING:
     import psycopg

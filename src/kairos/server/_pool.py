@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 from kairos._waiting import wait_within
 from kairos.server._execute import utc_now
-from kairos.server._sql_store import SimulationStore
-from kairos.server._store_api import REPLICA_ENV
+from kairos.server._store import REPLICA_ENV, SimulationStore
 from kairos.server._worker import PARENT_ENV
 
 log = logging.getLogger("kairos.server")

@@ -16,7 +16,7 @@ from typing import Any
 
 from kairos import engine
 from kairos.server._execute import positioned, replay_scenario
-from kairos.server._store_api import DecreeRecord
+from kairos.server._store import DecreeRecord
 
 
 @dataclass(frozen=True)

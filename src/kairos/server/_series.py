@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from kairos.server._sql_store import SimulationStore
+from kairos.server._store import SimulationStore
 
 if TYPE_CHECKING:
-    from kairos.server._store_api import DecreeRecord
+    from kairos.server._store import DecreeRecord
 
 PHASES = ("resonant", "volatile", "stagnant")
 _PHASE_CODE = {name.encode(): code for code, name in enumerate(PHASES)}

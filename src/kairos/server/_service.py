@@ -32,14 +32,14 @@ from kairos.server._execute import replay_scenario, utc_now
 from kairos.server._executor import Executor
 from kairos.server._pool import Notifier
 from kairos.server._series import SeriesCache, reduce_series
-from kairos.server._sql_store import SimulationStore
-from kairos.server._store_api import (
+from kairos.server._store import (
     DecreeConflict,
     DecreeRecord,
     DecreeRefused,
     IdempotencyConflict,
     NewSimulation,
     SimulationRecord,
+    SimulationStore,
 )
 from kairos_api import models
 

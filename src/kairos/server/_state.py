@@ -18,8 +18,7 @@ from kairos.server._config import ServerConfig
 from kairos.server._executor import Executor, start_executor
 from kairos.server._pool import Notifier
 from kairos.server._service import Service
-from kairos.server._sql_store import SimulationStore
-from kairos.server._store_api import open_store
+from kairos.server._store import SimulationStore, open_store
 
 if TYPE_CHECKING:
     from kairos.server._pg_store import ProgressListener, SharedRateLimiter

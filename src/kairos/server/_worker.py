@@ -21,7 +21,7 @@ import signal
 import sys
 
 from kairos.server._execute import execute
-from kairos.server._store_api import REPLICA_ENV, open_store
+from kairos.server._store import REPLICA_ENV, open_store
 
 PARENT_ENV = "KAIROS_WORKER_PARENT"
 """The pid of the server that started the worker (set by the pool)."""

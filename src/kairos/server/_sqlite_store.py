@@ -1,5 +1,5 @@
 """The SQLite backend of the simulation store (the embedded default; ``_pg_store`` is the
-PostgreSQL one, and both subclass ``_sql_store.SimulationStore``, running its SQL).
+PostgreSQL one, and both subclass ``_store.SimulationStore``, running its SQL).
 
 One :class:`Store` is safe to share between threads; every process opens its own. SQLite in WAL
 mode serializes the writers: a write transaction (``BEGIN IMMEDIATE``) holds the file's one write
@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kairos.server._sql_store import TABLES, SimulationStore
-from kairos.server._store_api import SimulationRecord, StorageError
+from kairos.server._store import TABLES, SimulationRecord, SimulationStore, StorageError
 
 MIN_SQLITE = (3, 35, 0)
 
