@@ -3,7 +3,9 @@ tests/server/test_conformance.py). Errors must be one line on stderr and a non-z
 
 from __future__ import annotations
 
+import argparse
 import csv
+import inspect
 import json
 import os
 import subprocess
@@ -14,7 +16,10 @@ from typing import Any
 import pytest
 
 from kairos import engine
+from kairos.cli import build_parser, main
+from kairos.cli._common import add_command
 from kairos.trace import LazyTrace
+from tests.test_startup import heavy_in, modules_after
 
 KAIROS = [sys.executable, "-m", "kairos"]
 SCENARIO: dict[str, Any] = {
@@ -56,6 +61,111 @@ def test_help_reads_well(tmp_path: Path) -> None:
     for command in ("serve", "run", "stream", "validate", "versions", "sweep", "demo", "api"):
         assert command in text
     assert "--ticks" in kairos("run", "--help", cwd=tmp_path).stdout
+
+
+COMMANDS = ("serve", "run", "stream", "validate", "versions", "sweep", "demo", "observe")
+COMMANDS += ("scenarios", "api")
+
+
+def registered() -> dict[str, argparse.ArgumentParser]:
+    (action,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def squeezed(text: str) -> str:
+    """``text`` without whitespace: argparse rewraps (and may break at a hyphen)."""
+    return "".join(text.split())
+
+
+def help_of(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--help"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_every_command_takes_its_help_from_its_handlers_docstring(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    commands = registered()
+    assert sorted(commands) == sorted(COMMANDS)
+    overview = help_of(capsys)
+    for name, parser in commands.items():
+        doc = parser.get_default("handler").__doc__
+        assert doc, name
+        summary, _, description = inspect.cleandoc(doc).partition("\n\n")
+        # the summary is the command's line in `kairos --help`
+        assert f"{name}{squeezed(summary)}" in squeezed(overview), name
+        text = help_of(capsys, name)
+        if description:
+            assert squeezed(description) in squeezed(text), name
+        else:  # `kairos api`: usage and options only
+            assert text.split("\n\n")[1].startswith("options:"), text
+    demo = help_of(capsys, "demo")
+    assert "+30% capability jump" in " ".join(demo.split()) and "%%" not in demo
+
+
+def parser_with(handler: Any, **options: Any) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kairos")
+    add_command(parser.add_subparsers(metavar="COMMAND"), "cmd", handler, **options)
+    return parser
+
+
+def test_a_docstring_is_shown_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    def cmd(args: argparse.Namespace) -> int:
+        """raise the dose by 30%
+
+        A +30% jump,
+          then 100% (see %(prog)s).
+
+        Second paragraph.
+        """
+        return 0
+
+    parser = parser_with(cmd, epilog="the epilog")
+    assert "cmd       raise the dose by 30%\n" in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["cmd", "--help"])
+    text = capsys.readouterr().out
+    assert "A +30% jump, then 100% (see %(prog)s). Second paragraph.\n" in text
+    assert "the epilog" in text
+    assert parser.parse_args(["cmd"]).handler is cmd
+
+    def one_line(args: argparse.Namespace) -> int:
+        """only a 100% summary"""
+        return 0
+
+    with pytest.raises(SystemExit):
+        parser_with(one_line).parse_args(["cmd", "--help"])
+    assert "%" not in capsys.readouterr().out  # no description
+
+
+@pytest.mark.parametrize("doc", [None, "", "  \n   "])
+def test_a_handler_without_a_docstring_is_refused(doc: str | None) -> None:
+    def undocumented(args: argparse.Namespace) -> int:
+        return 0
+
+    undocumented.__doc__ = doc
+    with pytest.raises(TypeError, match=r"kairos cmd: its handler .*undocumented has no docstring"):
+        parser_with(undocumented)
+
+
+def test_commands_stay_listed_without_docstrings(tmp_path: Path) -> None:
+    # python -OO removes every docstring: the commands are listed without their summary
+    result = subprocess.run(
+        [sys.executable, "-OO", "-m", "kairos", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    block = result.stdout.split("COMMAND\n")[1].split("\n\n")[0]
+    assert [line.split()[0] for line in block.splitlines()] == list(COMMANDS)
+
+
+def test_help_loads_nothing_heavy() -> None:
+    probe = (
+        "import sys\nfrom kairos.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    assert heavy_in(modules_after(probe)) == []
 
 
 def test_validate(tmp_path: Path, scenario_file: Path) -> None:

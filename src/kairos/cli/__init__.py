@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         _cmd_serve,
         _cmd_sweep,
     )
+    from kairos.cli._common import add_command
 
     parser = argparse.ArgumentParser(
         prog="kairos",
@@ -44,12 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     _cmd_demo.register(commands)
     _cmd_observe.register(commands)
     _cmd_scenarios.register(commands)
-    api = commands.add_parser("api", help="list the API's procedures and their Python calls")
-    api.set_defaults(handler=_api)
+    add_command(commands, "api", _api)
     return parser
 
 
 def _api(args: argparse.Namespace) -> int:
+    """list the API's procedures and their Python calls"""
     from kairos._surface import api_surface
 
     print(api_surface())

@@ -8,20 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kairos.cli._common import plotting_installed, save_plot
+from kairos.cli._common import add_command, plotting_installed, save_plot
 
 CAPABILITIES = range(100, 1001, 18)
 TICKS = 500
 
 
-def register(commands: Any) -> None:
-    demo = commands.add_parser(
-        "demo",
-        help="run the documented capability sweep",
-        description="Run the documentation's capability sweep (capability 100..1000, alignment "
-        "70, guardrails 60, a +30%% capability jump at tick 100, 500 ticks) on an embedded "
-        "server, print the outcomes and the threshold, and plot them.",
-    )
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = add_command(commands, "demo", _demo)
     demo.add_argument(
         "--plot",
         type=Path,
@@ -29,7 +23,6 @@ def register(commands: Any) -> None:
         help="where to write the sweep plot (default kairos-demo.png; plotting extra)",
     )
     demo.add_argument("--url", default=None, help="use this server instead of an embedded one")
-    demo.set_defaults(handler=_demo)
 
 
 def build(capability: int) -> Any:
@@ -45,6 +38,12 @@ def build(capability: int) -> Any:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """run the documented capability sweep
+
+    Run the documentation's capability sweep (capability 100..1000, alignment 70, guardrails 60,
+    a +30% capability jump at tick 100, 500 ticks) on an embedded server, print the outcomes and
+    the threshold, and plot them.
+    """
     from kairos.client import KairosClient
     from kairos.sweep import find_threshold, sweep
 

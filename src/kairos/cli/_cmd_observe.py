@@ -5,22 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import webbrowser
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from kairos.cli._common import fail
+from kairos.cli._common import add_command, fail
 
 DEFAULT_URL = "http://127.0.0.1:8787"
 
 
-def register(commands: Any) -> None:
-    observe = commands.add_parser(
-        "observe",
-        help="open the Observer page of a server in a browser",
-        description="Print the address of a server's Observer page (/observe: its simulations, "
-        "live charts of running ones) and open it in a browser where one is available. The "
-        "page asks for the API key itself when the server needs one.",
-    )
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    observe = add_command(commands, "observe", _observe)
     observe.add_argument(
         "url",
         nargs="?",
@@ -30,7 +23,6 @@ def register(commands: Any) -> None:
     observe.add_argument(
         "--no-browser", action="store_true", help="only print the address, open nothing"
     )
-    observe.set_defaults(handler=_observe)
 
 
 def page_url(server: str) -> str:
@@ -45,6 +37,12 @@ def page_url(server: str) -> str:
 
 
 def _observe(args: argparse.Namespace) -> int:
+    """open the Observer page of a server in a browser
+
+    Print the address of a server's Observer page (/observe: its simulations, live charts of
+    running ones) and open it in a browser where one is available. The page asks for the API
+    key itself when the server needs one.
+    """
     server = args.url or os.environ.get("KAIROS_URL", "").strip() or DEFAULT_URL
     url = page_url(server)
     print(url, flush=True)

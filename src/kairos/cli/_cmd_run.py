@@ -10,6 +10,7 @@ from typing import Any
 
 from kairos.cli._common import (
     add_client_options,
+    add_command,
     add_scenario_arguments,
     check_outputs,
     fail,
@@ -21,12 +22,8 @@ from kairos.cli._common import (
 )
 
 
-def register(commands: Any) -> None:
-    run = commands.add_parser(
-        "run",
-        help="run a scenario and summarize its trace",
-        description="Run a scenario file to completion and print what the run came to.",
-    )
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = add_command(commands, "run", _run)
     add_scenario_arguments(run, ticks_help="ticks to run")
     run.add_argument("--out", type=Path, help="write the trace as JSON lines (constant memory)")
     run.add_argument("--plot", type=Path, help="write a stability plot (PNG; plotting extra)")
@@ -38,42 +35,26 @@ def register(commands: Any) -> None:
         "(refused otherwise: such a run is easily mistaken for the whole scenario)",
     )
     add_client_options(run)
-    run.set_defaults(handler=_run)
 
-    stream = commands.add_parser(
-        "stream",
-        help="stream a run's steps as JSON lines",
-        description="Run a scenario and write each step to stdout as one JSON line, as it is "
-        "computed (constant memory; pipe it into jq or a file).",
-    )
+    stream = add_command(commands, "stream", _stream)
     add_scenario_arguments(stream, ticks_help="ticks to run")
     stream.add_argument(
         "--every", type=positive_int, default=1, metavar="K", help="write every K-th step only"
     )
     add_client_options(stream)
-    stream.set_defaults(handler=_stream)
 
-    validate = commands.add_parser(
-        "validate",
-        help="check a scenario file",
-        description="Check a scenario file against the engine's rules without running it; every "
-        "problem is listed with its field path. Exits 1 when the scenario is invalid.",
-    )
-    add_scenario_arguments(validate)
-    validate.set_defaults(handler=_validate)
+    add_scenario_arguments(add_command(commands, "validate", _validate))
 
-    versions = commands.add_parser(
-        "versions",
-        help="list engine versions",
-        description="List the engine versions: the default, the active ones a run may pin, and "
-        "the retired ones. With --url, the server's; otherwise this installation's engine.",
-    )
+    versions = add_command(commands, "versions", _versions)
     versions.add_argument("--url", default=None, help="ask this server")
     versions.add_argument("--api-key", default=None, help="API key for --url")
-    versions.set_defaults(handler=_versions)
 
 
 def _run(args: argparse.Namespace) -> int:
+    """run a scenario and summarize its trace
+
+    Run a scenario file to completion and print what the run came to.
+    """
     scenario = load_scenario(args.scenario).validate()
     check_outputs(args)
     if args.out is not None and args.out.exists() and not args.overwrite:
@@ -108,6 +89,11 @@ def _collect(client: Any, scenario: Any, args: argparse.Namespace) -> Any:
 
 
 def _stream(args: argparse.Namespace) -> int:
+    """stream a run's steps as JSON lines
+
+    Run a scenario and write each step to stdout as one JSON line, as it is computed (constant
+    memory; pipe it into jq or a file).
+    """
     from kairos.engine import canonical_json
     from kairos.trace._trace_file import step_wire
 
@@ -123,6 +109,11 @@ def _stream(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """check a scenario file
+
+    Check a scenario file against the engine's rules without running it; every problem is
+    listed with its field path. Exits 1 when the scenario is invalid.
+    """
     from kairos.errors import ValidationError
 
     try:
@@ -140,6 +131,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _versions(args: argparse.Namespace) -> int:
+    """list engine versions
+
+    List the engine versions: the default, the active ones a run may pin, and the retired ones.
+    With --url, the server's; otherwise this installation's engine.
+    """
     if args.url is not None:
         from kairos.client import KairosClient
 

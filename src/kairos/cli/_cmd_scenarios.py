@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
-from kairos import scenarios
+from kairos.cli._common import add_command
 
 
-def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "scenarios",
-        help="list the curated scenarios, or show one",
-        description="Without ID: list the library's curated AI-safety scenarios (id, label, "
-        "tags, run length). With ID: show that scenario's note, research question, seed and "
-        "content. --json prints the wire form; with ID it is the scenario file `kairos run` "
-        "takes.",
-    )
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_command(commands, "scenarios", _scenarios)
     parser.add_argument("id", nargs="?", default=None, help="a library scenario id")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.set_defaults(handler=_scenarios)
 
 
 def _scenarios(args: argparse.Namespace) -> int:
+    """list the curated scenarios, or show one
+
+    Without ID: list the library's curated AI-safety scenarios (id, label, tags, run length).
+    With ID: show that scenario's note, research question, seed and content. --json prints the
+    wire form; with ID it is the scenario file `kairos run` takes.
+    """
+    from kairos import scenarios  # loads the engine and pydantic: not for `kairos --help`
+
     if args.id is None:
         if args.json:
             print(json.dumps({"data": [e.info() for e in scenarios.entries()]}, indent=2))

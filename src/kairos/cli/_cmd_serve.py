@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kairos.cli._common import fail, positive_int
+from kairos.cli._common import add_command, fail, positive_int
 
 # Options handed to ServerConfig as they are when they are given: option -> ServerConfig field.
 _PASSED_ON = {
@@ -20,13 +20,8 @@ _PASSED_ON = {
 }
 
 
-def register(commands: Any) -> None:
-    serve = commands.add_parser(
-        "serve",
-        help="run the reference server",
-        description="Run the KAIROS reference server: tRPC over HTTP (/trpc/<path>) and "
-        "WebSocket (/trpc) on one port. Without API keys it serves loopback only.",
-    )
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = add_command(commands, "serve", _serve)
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 picks one)")
     serve.add_argument(
@@ -94,7 +89,6 @@ def register(commands: Any) -> None:
         "end each SSE subscription after this long; the client resumes (default: no limit)",
     )
     serve.add_argument("--dev", action="store_true", help="development mode: stacks in errors")
-    serve.set_defaults(handler=_serve)
 
 
 def _add_seconds(parser: argparse.ArgumentParser, flag: str, help_text: str) -> None:
@@ -103,6 +97,11 @@ def _add_seconds(parser: argparse.ArgumentParser, flag: str, help_text: str) -> 
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """run the reference server
+
+    Run the KAIROS reference server: tRPC over HTTP (/trpc/<path>) and WebSocket (/trpc) on one
+    port. Without API keys it serves loopback only.
+    """
     import logging
 
     from kairos.client._logging import RedactingFilter

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kairos.cli._common import (
+    add_command,
     add_scenario_arguments,
     check_outputs,
     fail,
@@ -25,12 +26,11 @@ _STEP = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 _FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
 
-def register(commands: Any) -> None:
-    sweep = commands.add_parser(
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sweep = add_command(
+        commands,
         "sweep",
-        help="sweep scenario fields over a grid",
-        description="Run one simulation per point of a grid over fields of a scenario file and "
-        "print what each run came to, with the threshold where basin losses begin.",
+        _sweep,
         epilog="Example: kairos sweep scenario.json --vary models[0].capabilityIndex=100:1000:18 "
         "--ticks 500 --plot sweep.png. A range A:B:STEP includes B when it lies on the grid.",
     )
@@ -67,7 +67,6 @@ def register(commands: Any) -> None:
         "--out", type=Path, help="write the rows as CSV (.csv) or Parquet (.parquet)"
     )
     sweep.add_argument("--plot", type=Path, help="write a sweep plot (PNG; plotting extra)")
-    sweep.set_defaults(handler=_sweep)
 
 
 def parse_values(spec: str) -> list[Any]:
@@ -113,6 +112,11 @@ def set_field(wire: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    """sweep scenario fields over a grid
+
+    Run one simulation per point of a grid over fields of a scenario file and print what each
+    run came to, with the threshold where basin losses begin.
+    """
     import copy
 
     from kairos.sweep import sweep

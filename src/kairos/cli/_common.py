@@ -116,6 +116,58 @@ def show_progress() -> bool:
 Handler = Callable[[argparse.Namespace], int]
 
 
+def add_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    handler: Handler,
+    **options: Any,
+) -> argparse.ArgumentParser:
+    """Register ``kairos NAME``, run by ``handler``, and return its parser for the arguments.
+
+    The handler's docstring is the command's help: its first paragraph is the line in
+    ``kairos --help``, the rest the description in ``kairos NAME --help``. The docstring is
+    plain text (a ``%`` is shown as it is). ``options`` go to the parser as they are, e.g.
+    ``epilog``. A handler without a docstring is refused with a TypeError.
+    """
+    summary, description = command_help(name, handler)
+    help_options: dict[str, Any] = {"help": summary.replace("%", "%%")}  # help is %-formatted
+    if description is not None:
+        # argparse %-formats a description only where it names %(prog)
+        if "%(prog)" in description:
+            description = description.replace("%", "%%")
+        help_options["description"] = description
+    parser: argparse.ArgumentParser = commands.add_parser(name, **help_options, **options)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def command_help(name: str, handler: Handler) -> tuple[str, str | None]:
+    """The summary and the description in ``handler``'s docstring (None: no description).
+
+    Paragraphs are separated by blank lines; the lines of a paragraph are joined with spaces.
+    Under ``python -OO``, which removes docstrings, the summary is empty: the command is still
+    listed in ``kairos --help``.
+    """
+    doc = handler.__doc__
+    if doc is None and sys.flags.optimize >= 2:
+        return "", None
+    paragraphs: list[str] = []
+    lines: list[str] = []
+    for line in [*(doc or "").splitlines(), ""]:
+        if line.strip():
+            lines.append(line.strip())
+        elif lines:
+            paragraphs.append(" ".join(lines))
+            lines = []
+    if not paragraphs:
+        raise TypeError(
+            f"kairos {name}: its handler {handler.__module__}.{handler.__qualname__} has no "
+            "docstring (the docstring's first paragraph is the command's help, the rest its "
+            "description)"
+        )
+    return paragraphs[0], "\n\n".join(paragraphs[1:]) or None
+
+
 def save_plot(axes: Any, path: Path) -> None:
     """Write the figure holding ``axes`` as a PNG, and say where."""
     axes.figure.savefig(path, dpi=120, bbox_inches="tight")
