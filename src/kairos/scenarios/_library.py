@@ -28,7 +28,7 @@ __all__ = ["LibraryEntry", "UnknownScenarioError", "entries", "get", "ids"]
 LIBRARY_FILE = "library.json"
 _INFO_KEYS = ("id", "label", "seed", "tags", "note", "question", "ticks")
 _KEYS = (*_INFO_KEYS, "scenario")
-_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+_ID_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"  # $defs/LibraryScenario.id
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,11 @@ def _entry_issues(item: object, at: str) -> list[Issue]:
     if issues:
         return issues
     scenario_id, label, seed, ticks = item["id"], item["label"], item["seed"], item["ticks"]
-    if not (isinstance(scenario_id, str) and len(scenario_id) <= 64 and _ID.fullmatch(scenario_id)):
+    if not (
+        isinstance(scenario_id, str)
+        and len(scenario_id) <= 64
+        and re.fullmatch(_ID_PATTERN, scenario_id)
+    ):
         issues.append(Issue(f"{at}.id", "must be a lowercase kebab-case id of at most 64 chars"))
     for key in ("label", "note", "question"):
         if not isinstance(item[key], str):
