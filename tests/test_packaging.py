@@ -1,6 +1,7 @@
-"""The distribution: a wheel with both packages, their py.typed, the schema and the license,
-nothing else; an sdist with the license; a bare install (no extras) imports both packages and
-finds the schema; the version is written in one place."""
+"""The distribution: a wheel with both packages, their py.typed, the schema, the scenario
+library's data and the license, nothing else; an sdist with the license; a bare install (no
+extras) imports both packages and finds the schema and the library; the version is written in
+one place."""
 
 from __future__ import annotations
 
@@ -89,6 +90,12 @@ def test_wheel_carries_the_observer_page(wheel: Path) -> None:
         assert b"https://" not in shipped
 
 
+def test_wheel_carries_the_scenario_library(wheel: Path) -> None:
+    # kairos.scenarios reads its curated scenarios from this package data file
+    library = ROOT / "src" / "kairos" / "scenarios" / "library.json"
+    assert zipfile.ZipFile(wheel).read("kairos/scenarios/library.json") == library.read_bytes()
+
+
 def test_wheel_metadata_declares_the_extras(wheel: Path) -> None:
     metadata = wheel_metadata(wheel)
     assert "Name: kairos-sdk" in metadata
@@ -158,6 +165,8 @@ def test_bare_install_imports_both_packages(wheel: Path, tmp_path: Path) -> None
         "sim = e.Simulation({'name': 'x', 'seed': 1, 'models': [{'name': 'm', "
         "'capabilityIndex': 100, 'alignmentScore': 50}]});"
         "assert sim.backend == 'reference' and sim.step()['t'] == 1;"
+        "from kairos import scenarios;"  # the library's data file, read as package data
+        "assert scenarios.get('racing-labs').scenario().to_wire()['seed'] == 2024;"
         "print(kairos.__version__, m.version('kairos-sdk'));"
         "print(kairos_api.__file__);"
         "print(hashlib.sha256(data).hexdigest())"

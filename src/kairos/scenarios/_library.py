@@ -1,4 +1,10 @@
-"""The curated AI-safety scenarios: data, built with :class:`AISafetyScenario`.
+"""The curated AI-safety scenarios: data in the schema's wire form, read from ``library.json``.
+
+``library.json`` (package data next to this module) is a JSON list of ``$defs/LibraryScenario``
+objects: each entry's description (id, label, seed, tags, note, question, ticks) and its
+scenario in ``$defs/Scenario`` wire form. The server serves these objects as they are
+(``scenario.get``), so other languages' SDKs and the docs can use the very same published bytes.
+The file is read and checked on first use, not on import.
 
 Each entry is fixed once published: its id, seed and content never change (a changed scenario
 gets a new id), so that ``client.run("capability-divergence", ticks=400)`` means the same run
@@ -7,21 +13,27 @@ for every reader. The outcomes quoted in the notes are those of engine 1.5.0 and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from kairos.domains.ai_safety import AISafetyEventType, AISafetyScenario
+from kairos.domains.ai_safety import AISafetyScenario
+from kairos.engine import validate_scenario
 from kairos.errors import Issue, ValidationError
 
 __all__ = ["LibraryEntry", "UnknownScenarioError", "entries", "get", "ids"]
 
-Jump = AISafetyEventType.CAPABILITY_JUMP
+LIBRARY_FILE = "library.json"
+_INFO_KEYS = ("id", "label", "seed", "tags", "note", "question", "ticks")
+_KEYS = (*_INFO_KEYS, "scenario")
+_ID_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"  # $defs/LibraryScenario.id
 
 
 @dataclass(frozen=True)
 class LibraryEntry:
-    """One curated scenario: its description and a builder of its content."""
+    """One curated scenario: its description and its content (the scenario's wire form)."""
 
     id: str
     label: str
@@ -31,11 +43,11 @@ class LibraryEntry:
     question: str
     ticks: int
     """The run length the scenario is curated for (its events fall within it)."""
-    _build: Callable[[str, int], AISafetyScenario] = field(repr=False, compare=False)
+    _scenario: Mapping[str, Any] = field(repr=False, compare=False)
 
     def scenario(self) -> AISafetyScenario:
         """A fresh :class:`AISafetyScenario` of this entry (named by its label)."""
-        return self._build(self.label, self.seed)
+        return AISafetyScenario.from_wire(self._scenario)
 
     def info(self) -> dict[str, Any]:
         """The ``$defs/LibraryScenarioInfo`` wire dict."""
@@ -66,180 +78,112 @@ class UnknownScenarioError(ValidationError):
         )
 
 
-def _capability_divergence(name: str, seed: int) -> AISafetyScenario:
-    scenario = AISafetyScenario(name, seed=seed).add_model(
-        name="frontier_model", capability_index=300, alignment_score=70, guardrail_coverage=60
-    )
-    for tick in (50, 100, 150, 200):
-        scenario.add_event(tick, Jump, target="frontier_model", magnitude=0.2)
-    return scenario
+def _file_error(source: str, issues: list[Issue]) -> ValidationError:
+    # a broken installation: the shipped file itself is checked by the tests
+    return ValidationError(issues, f"Invalid scenario library file {source}")
 
 
-def _deceptive_alignment(name: str, seed: int) -> AISafetyScenario:
-    return (
-        AISafetyScenario(name, seed=seed)
-        .add_model(
-            name="model_a",
-            capability_index=500,
-            alignment_score=90,
-            guardrail_coverage=70,
-            autonomy_level=6,
-            human_oversight_freq=40,
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _entry_issues(item: object, at: str) -> list[Issue]:
+    """Every problem of one ``$defs/LibraryScenario`` object at index path ``at``."""
+    if not isinstance(item, dict):
+        return [Issue(at, "must be an object")]
+    issues = [Issue(f"{at}.{key}", "is required") for key in _KEYS if key not in item]
+    issues += [Issue(f"{at}.{key}", "is not allowed") for key in item if key not in _KEYS]
+    if issues:
+        return issues
+    scenario_id, label, seed, ticks = item["id"], item["label"], item["seed"], item["ticks"]
+    if not (
+        isinstance(scenario_id, str)
+        and len(scenario_id) <= 64
+        and re.fullmatch(_ID_PATTERN, scenario_id)
+    ):
+        issues.append(Issue(f"{at}.id", "must be a lowercase kebab-case id of at most 64 chars"))
+    for key in ("label", "note", "question"):
+        if not isinstance(item[key], str):
+            issues.append(Issue(f"{at}.{key}", "must be a string"))
+    if not _is_int(seed):  # its range is the scenario's, checked with it
+        issues.append(Issue(f"{at}.seed", "must be an integer"))
+    tags = item["tags"]
+    if not (isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)):
+        issues.append(Issue(f"{at}.tags", "must be a list of strings"))
+    if not (_is_int(ticks) and ticks >= 1):
+        issues.append(Issue(f"{at}.ticks", "must be an integer >= 1"))
+    scenario = item["scenario"]
+    if not isinstance(scenario, dict):
+        return [*issues, Issue(f"{at}.scenario", "must be an object")]
+    if scenario.get("name") != label:
+        issues.append(Issue(f"{at}.scenario.name", f"must be the entry's label {label!r}"))
+    if scenario.get("seed") != seed:
+        issues.append(Issue(f"{at}.scenario.seed", f"must be the entry's seed {seed!r}"))
+    checked = validate_scenario(scenario, ticks if _is_int(ticks) and ticks >= 1 else None)
+    issues += [Issue(f"{at}.scenario.{issue.path}", issue.message) for issue in checked]
+    return issues
+
+
+def parse_library(data: object, source: str = LIBRARY_FILE) -> tuple[LibraryEntry, ...]:
+    """The entries of a decoded library file, after checking all of it: a list of
+    ``$defs/LibraryScenario`` objects with distinct ids, each scenario named by its entry's label
+    and seeded by its seed. Raises ``ValidationError`` listing every problem."""
+    if not isinstance(data, list):
+        raise _file_error(source, [Issue("$", "must be a list of library scenarios")])
+    issues: list[Issue] = []
+    seen: set[object] = set()
+    for index, item in enumerate(data):
+        issues += _entry_issues(item, f"[{index}]")
+        scenario_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(scenario_id, str) and scenario_id in seen:
+            issues.append(Issue(f"[{index}].id", f"{scenario_id!r} is listed twice"))
+        seen.add(scenario_id)
+    if issues:
+        raise _file_error(source, issues)
+    return tuple(
+        LibraryEntry(
+            item["id"],
+            item["label"],
+            item["seed"],
+            tuple(item["tags"]),
+            item["note"],
+            item["question"],
+            item["ticks"],
+            item["scenario"],
         )
-        .add_oversight_body("safety_board", guardrail_strength=60, response_latency=30)
-        .add_event(100, AISafetyEventType.DECEPTIVE_ALIGNMENT, target="model_a", magnitude=0.3)
-        .add_event(200, AISafetyEventType.DECEPTIVE_ALIGNMENT, target="model_a", magnitude=0.3)
+        for item in data
     )
 
 
-def _oversight_lapse(name: str, seed: int) -> AISafetyScenario:
-    return (
-        AISafetyScenario(name, seed=seed)
-        .add_model(
-            name="frontier_model",
-            capability_index=540,
-            alignment_score=72,
-            guardrail_coverage=55,
-            human_oversight_freq=40,
-        )
-        .add_oversight_body("safety_board", guardrail_strength=85, response_latency=60)
-        .add_event(150, AISafetyEventType.OVERSIGHT_LAPSE, target="safety_board", magnitude=1.0)
-        .add_event(150, Jump, target="frontier_model", magnitude=0.2)
-    )
+@cache
+def _library() -> tuple[tuple[LibraryEntry, ...], dict[str, LibraryEntry]]:
+    # read on first use: importing kairos.scenarios reads no file
+    import json
+    from importlib.resources import files
 
-
-def _racing_labs(name: str, seed: int) -> AISafetyScenario:
-    return (
-        AISafetyScenario(name, seed=seed)
-        .add_model(
-            name="lab_a_model", capability_index=320, alignment_score=68, guardrail_coverage=50
-        )
-        .add_model(
-            name="lab_b_model", capability_index=340, alignment_score=60, guardrail_coverage=45
-        )
-        .add_event(80, Jump, target="lab_a_model", magnitude=0.2)
-        .add_event(120, Jump, target="lab_b_model", magnitude=0.25)
-        .add_event(160, AISafetyEventType.GUARDRAIL_BREACH, target="lab_b_model", magnitude=0.4)
-        .add_event(200, Jump, target="lab_a_model", magnitude=0.3)
-    )
-
-
-def _autonomy_creep(name: str, seed: int) -> AISafetyScenario:
-    scenario = AISafetyScenario(name, seed=seed).add_model(
-        name="agent",
-        capability_index=330,
-        alignment_score=75,
-        guardrail_coverage=60,
-        autonomy_level=3,
-    )
-    for tick in (60, 140, 220, 300):
-        scenario.add_event(tick, AISafetyEventType.AUTONOMY_GRANT, target="agent", magnitude=2)
-    return scenario
-
-
-def _board_intervenes(name: str, seed: int) -> AISafetyScenario:
-    return (
-        AISafetyScenario(name, seed=seed)
-        .add_model(
-            name="frontier_model", capability_index=600, alignment_score=65, guardrail_coverage=60
-        )
-        .add_oversight_body("audit_committee", guardrail_strength=70, response_latency=10)
-        .add_event(50, Jump, target="frontier_model", magnitude=0.3)
-        .add_event(55, AISafetyEventType.CONTAINMENT, target="frontier_model", magnitude=0.6)
-        .add_event(60, AISafetyEventType.HUMAN_ESCALATION, target="frontier_model", magnitude=30)
-    )
-
-
-_ENTRIES: tuple[LibraryEntry, ...] = (
-    LibraryEntry(
-        "capability-divergence",
-        "Capability-Alignment Divergence",
-        42,
-        ("ai-safety", "governance"),
-        "A frontier model's capabilities outpace its alignment buffer: four +20% capability "
-        "jumps, 50 ticks apart, against a fixed alignment of 70.",
-        "How many capability jumps can a fixed alignment buffer absorb, and when does the "
-        "model leave its basin?",
-        400,
-        _capability_divergence,
-    ),
-    LibraryEntry(
-        "deceptive-alignment",
-        "Deceptive Alignment Under Review",
-        1024,
-        ("ai-safety", "deception", "oversight"),
-        "A capable, well-aligned model turns partly deceptive twice (30% each): its alignment "
-        "and human review buffer less than they appear, while a safety board watches.",
-        "Does an oversight body contain a model whose alignment is partly deceptive, and how "
-        "long after the deception does the buffer give way?",
-        500,
-        _deceptive_alignment,
-    ),
-    LibraryEntry(
-        "oversight-lapse",
-        "Oversight Lapse During a Capability Jump",
-        7,
-        ("ai-safety", "governance", "oversight"),
-        "A strong but slow safety board (latency 60) lapses completely in the very tick the "
-        "model gains 20% capability; the board recovers only through its lag.",
-        "Is a strong oversight body enough when its lapse coincides with a capability jump?",
-        500,
-        _oversight_lapse,
-    ),
-    LibraryEntry(
-        "racing-labs",
-        "Two Labs Racing",
-        2024,
-        ("ai-safety", "competition", "multi-agent"),
-        "Two labs' models leapfrog each other's capabilities; the trailing lab cuts its "
-        "guardrails by 40% to keep up. Both models are scored against each other every tick.",
-        "In a capability race, which lab's model fails first, and does one failure drag the "
-        "other down?",
-        500,
-        _racing_labs,
-    ),
-    LibraryEntry(
-        "autonomy-creep",
-        "Autonomy Creep",
-        11,
-        ("ai-safety", "autonomy"),
-        "An agent's autonomy is raised by 2 levels every 80 ticks (3 -> 11, capped at 10) at "
-        "constant capability; each grant multiplies its optimization pressure.",
-        "How much autonomy can be granted step by step before an aligned agent's buffer fails?",
-        500,
-        _autonomy_creep,
-    ),
-    LibraryEntry(
-        "board-intervenes",
-        "The Board Intervenes",
-        5,
-        ("ai-safety", "governance", "intervention"),
-        "A control case: right after a +30% capability jump a fast audit committee contains "
-        "the model (60%) and escalates to human review. No basin loss follows.",
-        "Does prompt containment plus human escalation hold a capability shock that would "
-        "otherwise overwhelm the buffer?",
-        500,
-        _board_intervenes,
-    ),
-)
-
-_BY_ID = {entry.id: entry for entry in _ENTRIES}
+    resource = files(__package__) / LIBRARY_FILE
+    try:
+        data = json.loads(resource.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise _file_error(LIBRARY_FILE, [Issue("$", f"cannot read: {exc}")]) from None
+    library = parse_library(data)
+    return library, {entry.id: entry for entry in library}
 
 
 def entries() -> tuple[LibraryEntry, ...]:
     """Every library scenario, in library order."""
-    return _ENTRIES
+    return _library()[0]
 
 
 def ids() -> list[str]:
     """The ids of the library scenarios, in library order."""
-    return [entry.id for entry in _ENTRIES]
+    return [entry.id for entry in entries()]
 
 
 def get(scenario_id: str) -> LibraryEntry:
     """The library scenario with this id; :class:`UnknownScenarioError` (a
     ``ValidationError``) listing the known ids if there is none."""
-    entry = _BY_ID.get(scenario_id) if isinstance(scenario_id, str) else None
+    entry = _library()[1].get(scenario_id) if isinstance(scenario_id, str) else None
     if entry is None:
         raise UnknownScenarioError(scenario_id, ids())
     return entry
