@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ._canonical import canonical_json, sha256_hex
 from ._constants import LATENCY_TIME_CONSTANT, TICK
@@ -117,6 +117,9 @@ def _show_int(value: int) -> str:
     return str(value)
 
 
+N = TypeVar("N", int, float)
+
+
 class _Checker:
     def __init__(self) -> None:
         self.issues: list[Issue] = []
@@ -139,10 +142,7 @@ class _Checker:
         if not math.isfinite(as_float):
             self.add(path, f"must be a finite number {rng}, got {value!r}")
             return None
-        if not lo <= as_float <= hi:
-            self.add(path, f"must be {rng}, got {_fmt(as_float)}")
-            return None
-        return as_float
+        return self.within(path, as_float, lo, hi, rng, _fmt)
 
     def integer(self, path: str, value: object, lo: int, hi: int) -> int | None:
         rng = f"between {lo} and {hi}"
@@ -155,10 +155,16 @@ class _Checker:
             shown = _show_int(value) if isinstance(value, int) else repr(value)
             self.add(path, f"must be an integer {rng}, got {_type_name(value)} {shown}")
             return None
-        if not lo <= as_int <= hi:
-            self.add(path, f"must be an integer {rng}, got {_show_int(as_int)}")
-            return None
-        return as_int
+        return self.within(path, as_int, lo, hi, f"an integer {rng}", _show_int)
+
+    def within(
+        self, path: str, value: N, lo: float, hi: float, wanted: str, show: Callable[[N], str]
+    ) -> N | None:
+        """``value`` if ``lo <= value <= hi``; else None, recording "must be ``wanted``"."""
+        if lo <= value <= hi:
+            return value
+        self.add(path, f"must be {wanted}, got {show(value)}")
+        return None
 
     def entity_name(self, path: str, value: object) -> str | None:
         if not isinstance(value, str):
