@@ -13,7 +13,6 @@ for every reader. The outcomes quoted in the notes are those of engine 1.5.0 and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,9 +25,6 @@ from kairos.errors import Issue, ValidationError
 __all__ = ["LibraryEntry", "UnknownScenarioError", "entries", "get", "ids"]
 
 LIBRARY_FILE = "library.json"
-_INFO_KEYS = ("id", "label", "seed", "tags", "note", "question", "ticks")
-_KEYS = (*_INFO_KEYS, "scenario")
-_ID_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"  # $defs/LibraryScenario.id
 
 
 @dataclass(frozen=True)
@@ -83,45 +79,29 @@ def _file_error(source: str, issues: list[Issue]) -> ValidationError:
     return ValidationError(issues, f"Invalid scenario library file {source}")
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _entry_issues(item: object, at: str) -> list[Issue]:
-    """Every problem of one ``$defs/LibraryScenario`` object at index path ``at``."""
-    if not isinstance(item, dict):
-        return [Issue(at, "must be an object")]
-    issues = [Issue(f"{at}.{key}", "is required") for key in _KEYS if key not in item]
-    issues += [Issue(f"{at}.{key}", "is not allowed") for key in item if key not in _KEYS]
-    if issues:
-        return issues
-    scenario_id, label, seed, ticks = item["id"], item["label"], item["seed"], item["ticks"]
-    if not (
-        isinstance(scenario_id, str)
-        and len(scenario_id) <= 64
-        and re.fullmatch(_ID_PATTERN, scenario_id)
-    ):
-        issues.append(Issue(f"{at}.id", "must be a lowercase kebab-case id of at most 64 chars"))
-    for key in ("label", "note", "question"):
-        if not isinstance(item[key], str):
-            issues.append(Issue(f"{at}.{key}", "must be a string"))
-    if not _is_int(seed):  # its range is the scenario's, checked with it
-        issues.append(Issue(f"{at}.seed", "must be an integer"))
-    tags = item["tags"]
-    if not (isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)):
-        issues.append(Issue(f"{at}.tags", "must be a list of strings"))
-    if not (_is_int(ticks) and ticks >= 1):
-        issues.append(Issue(f"{at}.ticks", "must be an integer >= 1"))
+    """Every problem of one ``$defs/LibraryScenario`` object at index path ``at``: its shape, as
+    the schema's generated model checks it, then what the schema cannot say (the scenario is
+    named by the entry's label, seeded by its seed, and valid with its events within ``ticks``).
+    """
+    import pydantic
+
+    from kairos._arguments import from_pydantic
+    from kairos_api import LibraryScenario
+
+    try:
+        entry = LibraryScenario.model_validate(item)
+    except pydantic.ValidationError as exc:
+        return list(from_pydantic(exc, LIBRARY_FILE, prefix=at).issues)
+    assert isinstance(item, dict)
     scenario = item["scenario"]
-    if not isinstance(scenario, dict):
-        return [*issues, Issue(f"{at}.scenario", "must be an object")]
-    if scenario.get("name") != label:
-        issues.append(Issue(f"{at}.scenario.name", f"must be the entry's label {label!r}"))
-    if scenario.get("seed") != seed:
-        issues.append(Issue(f"{at}.scenario.seed", f"must be the entry's seed {seed!r}"))
-    checked = validate_scenario(scenario, ticks if _is_int(ticks) and ticks >= 1 else None)
-    issues += [Issue(f"{at}.scenario.{issue.path}", issue.message) for issue in checked]
-    return issues
+    issues = []
+    if scenario["name"] != entry.label:
+        issues.append(Issue(f"{at}.scenario.name", f"must be the entry's label {entry.label!r}"))
+    if scenario.get("seed") != entry.seed:
+        issues.append(Issue(f"{at}.scenario.seed", f"must be the entry's seed {entry.seed!r}"))
+    checked = validate_scenario(scenario, entry.ticks)
+    return issues + [Issue(f"{at}.scenario.{issue.path}", issue.message) for issue in checked]
 
 
 def parse_library(data: object, source: str = LIBRARY_FILE) -> tuple[LibraryEntry, ...]:
