@@ -89,7 +89,6 @@ class SweepPlan:
     """Where runs happen, with the engine version pinned once for all of them."""
 
     version: str
-    path: str
     client: SweepClient | None = None
     dask: DaskClient | None = None
     concurrency: int = 16
@@ -120,9 +119,15 @@ class SweepPlan:
         assert engine_version is None or isinstance(engine_version, str)
         if client is not None:
             version = _loop.run(client_version(client, engine_version))
-            return cls(version, "server", client=client, concurrency=concurrency)
-        path = "local" if executor is None else "dask"
-        return cls(local_version(engine_version), path, dask=executor, batch_size=batch_size)
+            return cls(version, client=client, concurrency=concurrency)
+        return cls(local_version(engine_version), dask=executor, batch_size=batch_size)
+
+    @property
+    def path(self) -> str:
+        """Where the runs happen: ``"server"``, ``"dask"`` or ``"local"``."""
+        if self.client is not None:
+            return "server"
+        return "local" if self.dask is None else "dask"
 
     def rows(
         self,
